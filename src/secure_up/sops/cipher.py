@@ -1,0 +1,192 @@
+"""Encrypted values: ``ENC[AES256_GCM,data:...,iv:...,tag:...,type:...]``.
+
+One AES-256-GCM data key per file; every value has its own random 32-byte IV
+and its path as additional authenticated data (AAD), so a value moved to
+another key no longer decrypts. The plaintext bytes of each value type are
+fixed by sops (see :func:`plaintext_bytes`); they also feed the MAC.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from secure_up.errors import FormatError, IntegrityError
+from secure_up.sops.tree import Comment, Node, Time, from_bytes, to_bytes
+
+IV_SIZE: Final = 32
+TAG_SIZE: Final = 16
+DATA_KEY_SIZE: Final = 32
+
+_ENC_PREFIX: Final = "ENC[AES256_GCM,"
+_ENC_RE: Final = re.compile(
+    r"ENC\[AES256_GCM,data:([^,]*),iv:([^,]+),tag:([^,]+),type:([a-z]+)\]", re.ASCII
+)
+
+#: Plaintext values the engine encrypts: scalars and comments.
+Plaintext = str | int | float | bool | bytes | Comment
+
+
+def looks_encrypted(value: object) -> bool:
+    """Whether ``value`` is written in the ``ENC[AES256_GCM,...]`` form (valid or not)."""
+    return isinstance(value, str) and value.startswith(_ENC_PREFIX)
+
+
+def format_float(value: float) -> str:
+    """A float as Go's ``strconv.FormatFloat(f, 'f', -1, 64)``: shortest, never an exponent."""
+    if value != value:  # NaN
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def type_and_bytes(value: Plaintext) -> tuple[str, bytes]:
+    """The sops type name of ``value`` and the bytes sops encrypts and hashes for it."""
+    if isinstance(value, bool):
+        return "bool", b"True" if value else b"False"
+    if isinstance(value, int):
+        return "int", str(value).encode()
+    if isinstance(value, float):
+        return "float", format_float(value).encode()
+    if isinstance(value, Time):
+        return "time", str(value).encode()
+    if isinstance(value, str):
+        return "str", to_bytes(value)
+    if isinstance(value, bytes):
+        return "bytes", value
+    return "comment", to_bytes(value.text)
+
+
+def plaintext_bytes(value: Plaintext) -> bytes:
+    return type_and_bytes(value)[1]
+
+
+def _parse_bool(text: str) -> bool:
+    # Go's strconv.ParseBool, which sops uses.
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ValueError
+
+
+def _parse_float(text: str) -> float:
+    return float(text.replace("+Inf", "inf").replace("-Inf", "-inf"))
+
+
+_DECODERS: Final[dict[str, Callable[[bytes], Plaintext]]] = {
+    "str": from_bytes,
+    "int": lambda data: int(data.decode("ascii")),
+    "float": lambda data: _parse_float(data.decode("ascii")),
+    "bool": lambda data: _parse_bool(data.decode("ascii")),
+    "time": lambda data: Time(data.decode("utf-8")),
+    "bytes": bytes,
+    "comment": lambda data: Comment(from_bytes(data)),
+}
+
+
+class ValueCipher:
+    """Encrypts and decrypts single values with one file's data key.
+
+    It remembers the IV of every value it decrypted, keyed by path and
+    plaintext, and reuses it when the same value is encrypted again at the same
+    path: unchanged values keep byte-identical ciphertext, as with sops, so
+    diffs of a rewritten file show only what changed.
+    """
+
+    __slots__ = ("_aead", "_ivs")
+
+    def __init__(self, data_key: bytes) -> None:
+        if len(data_key) != DATA_KEY_SIZE:
+            raise IntegrityError(
+                f"the data key has {len(data_key)} bytes instead of {DATA_KEY_SIZE}",
+                "the file's master key entries are damaged; restore the file from version control",
+            )
+        self._aead = AESGCM(data_key)
+        self._ivs: dict[tuple[str, str, bytes], bytes] = {}
+
+    def __repr__(self) -> str:
+        return "ValueCipher(<data key hidden>)"
+
+    def decrypt(self, text: str, aad: str) -> Plaintext:
+        """The plaintext of an ``ENC[...]`` value stored at path ``aad``."""
+        match = _ENC_RE.fullmatch(text)
+        where = aad.rstrip(":") or "(top level)"
+        if match is None:
+            raise FormatError(
+                f"the value at {where} is not a valid ENC[AES256_GCM,...] value",
+                "the file is damaged or was edited by hand; restore it from version control",
+            )
+        data_b64, iv_b64, tag_b64, type_name = match.groups()
+        try:
+            data = base64.b64decode(data_b64, validate=True)
+            iv = base64.b64decode(iv_b64, validate=True)
+            tag = base64.b64decode(tag_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise FormatError(
+                f"the value at {where} has invalid base64 in its ENC[...] fields",
+                "the file is damaged or was edited by hand; restore it from version control",
+            ) from None
+        decoder = _DECODERS.get(type_name)
+        if decoder is None:
+            raise FormatError(
+                f"the value at {where} has the unknown type {type_name!r}",
+                "the file may come from a newer sops; upgrade secure-up",
+            )
+        if len(tag) != TAG_SIZE or not 8 <= len(iv) <= 128:
+            raise IntegrityError(
+                f"the value at {where} has a truncated IV or tag",
+                "the file was altered; restore it from version control",
+            )
+        try:
+            plain = self._aead.decrypt(iv, data + tag, aad.encode())
+        except InvalidTag:
+            raise IntegrityError(
+                f"the value at {where} failed authentication: it was altered, moved to another "
+                "key, or encrypted with another data key",
+                "restore the file from version control; never edit ENC[...] values by hand",
+            ) from None
+        try:
+            value = decoder(plain)
+        except (ValueError, UnicodeDecodeError):
+            raise FormatError(
+                f"the value at {where} does not hold a valid {type_name}",
+                "the file was written by a broken tool; re-encrypt it from its plaintext",
+            ) from None
+        self._ivs[(aad, type_name, plain)] = iv
+        return value
+
+    def encrypt(self, value: Plaintext, aad: str) -> str:
+        """The ``ENC[...]`` text of ``value`` stored at path ``aad``."""
+        type_name, plain = type_and_bytes(value)
+        iv = self._ivs.get((aad, type_name, plain)) or os.urandom(IV_SIZE)
+        sealed = self._aead.encrypt(iv, plain, aad.encode())
+        data, tag = sealed[:-TAG_SIZE], sealed[-TAG_SIZE:]
+        return (
+            f"ENC[AES256_GCM,data:{_b64(data)},iv:{_b64(iv)},"
+            f"tag:{_b64(tag)},type:{type_name}]"
+        )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def scalar_for_mac(value: Node | Comment) -> bytes | None:
+    """The bytes an unencrypted leaf adds to the MAC, or None for nulls and comments."""
+    if value is None or isinstance(value, Comment):
+        return None
+    assert not isinstance(value, list)
+    return plaintext_bytes(value)

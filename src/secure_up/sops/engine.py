@@ -1,0 +1,191 @@
+"""Encrypting and decrypting whole documents, and the MAC that seals them.
+
+The walk mirrors sops exactly, because both the AAD of every value and the
+MAC depend on it: keys are visited in document order, a value's path is the
+list of mapping keys above it (list indexes do not count), and comments are
+gathered per nesting level for the comment rules. The MAC is SHA-512 over the
+plaintext bytes of every leaf (comments and nulls skipped), stored encrypted
+with ``lastmodified`` as its AAD.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Final
+
+from secure_up.errors import FormatError, IntegrityError, MacNotFoundError
+from secure_up.sops.cipher import Plaintext, ValueCipher, looks_encrypted, plaintext_bytes
+from secure_up.sops.metadata import Metadata
+from secure_up.sops.rules import CommentStack, EncryptionRule
+from secure_up.sops.tree import Branch, Comment, Documents, Node, Sequence
+
+#: sha256(b"sops"): the MAC starts with it when only encrypted values are hashed.
+MAC_ONLY_ENCRYPTED_INIT: Final = hashlib.sha256(b"sops").digest()
+
+#: What to do with one leaf: (value, path, is it encrypted?) -> new value.
+LeafVisitor = Callable[[Plaintext, list[str], bool], Plaintext]
+
+_FIX_RESTORE = "restore the file from version control; never edit ENC[...] values by hand"
+
+
+class _Walker:
+    """Visits every leaf and comment of a tree in sops' order, rebuilding the tree."""
+
+    def __init__(self, rule: EncryptionRule, visit: LeafVisitor) -> None:
+        self._rule = rule
+        self._visit = visit
+
+    def branch(self, branch: Branch, path: list[str], stack: CommentStack) -> Branch:
+        stack = [*stack, []]
+        level = stack[-1]
+        out = Branch()
+        for entry in branch:
+            if isinstance(entry, Comment):
+                level.append(entry.text)
+                out.append(self._leaf(entry, path, stack, is_comment=True))  # type: ignore[arg-type]
+                continue
+            key, value = entry
+            out.append((key, self.value(value, [*path, key], stack)))
+            level.clear()
+        return out
+
+    def sequence(self, sequence: Sequence, path: list[str], stack: CommentStack) -> Sequence:
+        stack = [*stack, []]
+        level = stack[-1]
+        out = Sequence()
+        for element in sequence:
+            if isinstance(element, Comment):
+                level.append(element.text)
+                out.append(self._leaf(element, path, stack, is_comment=True))
+                continue
+            out.append(self.value(element, path, stack))
+            level.clear()
+        return out
+
+    def value(self, value: Node, path: list[str], stack: CommentStack) -> Node:
+        if isinstance(value, Branch):
+            return self.branch(value, path, stack)
+        if isinstance(value, Sequence):
+            return self.sequence(value, path, stack)
+        if value is None:
+            return None
+        return self._leaf(value, path, stack, is_comment=False)  # type: ignore[return-value]
+
+    def _leaf(
+        self, value: Plaintext, path: list[str], stack: CommentStack, *, is_comment: bool
+    ) -> Plaintext:
+        encrypted = self._rule.should_encrypt(path, stack, is_comment)
+        return self._visit(value, path, encrypted)
+
+
+def _aad(path: list[str]) -> str:
+    return ":".join(path) + ":"
+
+
+def _where(path: list[str]) -> str:
+    return ":".join(path) or "(top level)"
+
+
+class _MacHasher:
+    def __init__(self, mac_only_encrypted: bool) -> None:
+        self.only_encrypted = mac_only_encrypted
+        self._hash = hashlib.sha512()
+        if mac_only_encrypted:
+            self._hash.update(MAC_ONLY_ENCRYPTED_INIT)
+
+    def add(self, value: Plaintext, encrypted: bool) -> None:
+        if isinstance(value, Comment) or (self.only_encrypted and not encrypted):
+            return
+        self._hash.update(plaintext_bytes(value))
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest().upper()
+
+
+def decrypt_documents(
+    documents: Documents, metadata: Metadata, cipher: ValueCipher, *, verify_mac: bool = True
+) -> Documents:
+    """The plaintext of ``documents``; checks the MAC unless told not to.
+
+    Raises :class:`IntegrityError` (exit 51) on any tampering. Nothing is
+    returned before the whole file has been authenticated.
+    """
+    hasher = _MacHasher(metadata.mac_only_encrypted)
+
+    def visit(value: Plaintext, path: list[str], encrypted: bool) -> Plaintext:
+        if encrypted:
+            value = _decrypt_leaf(cipher, value, path)
+        hasher.add(value, encrypted)
+        return value
+
+    walker = _Walker(metadata.effective_rule, visit)
+    plain = [walker.branch(document, [], []) for document in documents]
+    if verify_mac:
+        _verify_mac(metadata, cipher, hasher.hexdigest())
+    return plain
+
+
+def _decrypt_leaf(cipher: ValueCipher, value: Plaintext, path: list[str]) -> Plaintext:
+    if isinstance(value, Comment):
+        # Comments written by sops before 3.0 are in clear text: keep them.
+        return cipher.decrypt(value.text, _aad(path)) if looks_encrypted(value.text) else value
+    if value == "":
+        return value
+    if not looks_encrypted(value):
+        raise IntegrityError(
+            f"the value at {_where(path)} is in clear text although this file's rule says it "
+            "must be encrypted: it was added or edited by hand",
+            "restore the file from version control, or set values with `secure-up set`",
+        )
+    assert isinstance(value, str)
+    return cipher.decrypt(value, _aad(path))
+
+
+def _verify_mac(metadata: Metadata, cipher: ValueCipher, computed: str) -> None:
+    if not metadata.mac:
+        raise MacNotFoundError(
+            "the file has no MAC, so its integrity cannot be checked",
+            "restore it from version control, or pass --ignore-mac if you trust it",
+        )
+    try:
+        stored = cipher.decrypt(metadata.mac, metadata.mac_aad())
+    except IntegrityError:
+        raise IntegrityError(
+            "the file's MAC does not authenticate: its lastmodified time or the MAC was altered",
+            _FIX_RESTORE,
+        ) from None
+    except FormatError:
+        raise IntegrityError("the file's MAC is malformed", _FIX_RESTORE) from None
+    if not isinstance(stored, str) or not hmac.compare_digest(stored.encode(), computed.encode()):
+        raise IntegrityError(
+            "MAC mismatch: values were added, removed, reordered or swapped since the file "
+            "was last written",
+            _FIX_RESTORE + " (or pass --ignore-mac to read it anyway)",
+        )
+
+
+def encrypt_documents(
+    documents: Documents, metadata: Metadata, cipher: ValueCipher
+) -> Documents:
+    """The encrypted form of plaintext ``documents``; sets the MAC and ``lastmodified``.
+
+    Values the cipher saw when the file was decrypted keep their IV, so their
+    ciphertext does not change.
+    """
+    hasher = _MacHasher(metadata.mac_only_encrypted)
+
+    def visit(value: Plaintext, path: list[str], encrypted: bool) -> Plaintext:
+        hasher.add(value, encrypted)
+        if not encrypted or value == "":
+            return value
+        if isinstance(value, Comment):
+            return Comment(cipher.encrypt(value, _aad(path)))
+        return cipher.encrypt(value, _aad(path))
+
+    walker = _Walker(metadata.effective_rule, visit)
+    encrypted = [walker.branch(document, [], []) for document in documents]
+    metadata.touch()
+    metadata.mac = cipher.encrypt(hasher.hexdigest(), metadata.mac_aad())
+    return encrypted

@@ -1,0 +1,85 @@
+"""Which values of a file are encrypted: the six sops rules.
+
+A file names at most one rule. Key rules (suffix, regex) test every key of a
+value's path, so a matching parent covers all its children. Comment rules test
+the comment lines gathered above the value at each nesting level. A file that
+names no rule is read as ``unencrypted_suffix: _unencrypted``.
+
+Regexes are Go RE2 searches; Python's ``re`` agrees on the common subset. A
+pattern Python cannot compile is reported, not guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Literal, TypeAlias
+
+from secure_up.errors import FormatError
+
+RuleKind: TypeAlias = Literal[
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+]
+RULE_KINDS: Final[tuple[RuleKind, ...]] = (
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+)
+DEFAULT_UNENCRYPTED_SUFFIX: Final = "_unencrypted"
+
+#: Comments seen above the current value, one list per nesting level.
+CommentStack: TypeAlias = list[list[str]]
+
+
+@dataclass(frozen=True)
+class EncryptionRule:
+    kind: RuleKind
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.kind.endswith("regex"):
+            try:
+                object.__setattr__(self, "_pattern", re.compile(self.value))
+            except re.error as error:
+                raise FormatError(
+                    f"the {self.kind} {self.value!r} is not a valid regular expression: {error}",
+                    "fix the pattern in .sops.yaml or on the command line",
+                ) from None
+
+    def _search(self, text: str) -> bool:
+        pattern: re.Pattern[str] = object.__getattribute__(self, "_pattern")
+        return pattern.search(text) is not None
+
+    def should_encrypt(self, path: list[str], comments: CommentStack, is_comment: bool) -> bool:
+        """Whether the value (or comment) at ``path`` is encrypted, as sops decides it."""
+        kind = self.kind
+        if kind == "unencrypted_suffix":
+            return not any(key.endswith(self.value) for key in path)
+        if kind == "encrypted_suffix":
+            return any(key.endswith(self.value) for key in path)
+        if kind == "unencrypted_regex":
+            return not any(self._search(key) for key in path)
+        if kind == "encrypted_regex":
+            return any(self._search(key) for key in path)
+        if kind == "unencrypted_comment_regex":
+            return not any(self._search(line) for level in comments for line in level)
+        # encrypted_comment_regex: the matching comment line itself stays in clear.
+        last_level = len(comments) - 1
+        for level_index, level in enumerate(comments):
+            for line_index, line in enumerate(level):
+                if is_comment and level_index == last_level and line_index == len(level) - 1:
+                    continue
+                if self._search(line):
+                    return True
+        return False
+
+
+DEFAULT_RULE: Final = EncryptionRule("unencrypted_suffix", DEFAULT_UNENCRYPTED_SUFFIX)

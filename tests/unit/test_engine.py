@@ -1,0 +1,211 @@
+"""The engine on in-memory trees: round trips, rules, the MAC, tamper detection."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from secure_up.errors import FormatError, IntegrityError, MacNotFoundError
+from secure_up.sops.cipher import ValueCipher, format_float, looks_encrypted
+from secure_up.sops.engine import decrypt_documents, encrypt_documents
+from secure_up.sops.metadata import KeyGroup, Metadata, PgpKey, parse_metadata
+from secure_up.sops.rules import EncryptionRule
+from secure_up.sops.tree import Branch, Comment, Sequence, Time, from_plain, to_plain
+
+
+def _metadata(rule: EncryptionRule | None = None, mac_only: bool = False) -> Metadata:
+    return Metadata(key_groups=[KeyGroup(pgp=[PgpKey("ABCD")])], rule=rule,
+                    mac_only_encrypted=mac_only)
+
+
+def _document() -> Branch:
+    doc = from_plain({
+        "password": "hunter2",
+        "port": 5432,
+        "ratio": 1.5,
+        "enabled": True,
+        "nothing": None,
+        "empty": "",
+        "hosts": [{"name": "a", "ip": "1.2.3.4"}, "b", 3],
+        "public_unencrypted": "visible",
+    })
+    assert isinstance(doc, Branch)
+    doc.insert(0, Comment(" top comment"))
+    doc.set("when", Time("2024-01-02T03:04:05Z"))
+    return doc
+
+
+def test_round_trip_keeps_values_types_and_comments() -> None:
+    key = os.urandom(32)
+    metadata = _metadata()
+    encrypted = encrypt_documents([_document()], metadata, ValueCipher(key))
+    assert looks_encrypted(encrypted[0].get("password"))
+    assert encrypted[0].get("public_unencrypted") == "visible"
+    assert encrypted[0].get("empty") == ""
+    assert encrypted[0].get("nothing") is None
+    comment = encrypted[0][0]
+    assert isinstance(comment, Comment) and looks_encrypted(comment.text)
+    plain = decrypt_documents(encrypted, metadata, ValueCipher(key))
+    assert to_plain(plain[0]) == to_plain(_document())
+    assert plain[0][0] == Comment(" top comment")
+    assert isinstance(plain[0].get("when"), Time)
+
+
+def test_unchanged_values_keep_their_ciphertext() -> None:
+    key = os.urandom(32)
+    metadata = _metadata()
+    first = encrypt_documents([_document()], metadata, ValueCipher(key))
+    reader = ValueCipher(key)
+    plain = decrypt_documents(first, metadata, reader)
+    plain[0].set("port", 6543)
+    second = encrypt_documents(plain, metadata, reader)
+    assert second[0].get("password") == first[0].get("password")
+    assert second[0].get("port") != first[0].get("port")
+
+
+@pytest.mark.parametrize("key", ["password", "port", "enabled"])
+def test_a_value_moved_or_altered_is_refused(key: str) -> None:
+    cipher_key_ = os.urandom(32)
+    metadata = _metadata()
+    encrypted = encrypt_documents([_document()], metadata, ValueCipher(cipher_key_))
+    doc = encrypted[0]
+    # Swap the value into another key: its AAD no longer matches.
+    doc.set(key, doc.get("ratio"))
+    with pytest.raises(IntegrityError) as caught:
+        decrypt_documents(encrypted, metadata, ValueCipher(cipher_key_))
+    assert key in caught.value.what
+    assert "hunter2" not in caught.value.diagnostics()
+
+
+def test_removed_key_is_a_mac_mismatch() -> None:
+    key = os.urandom(32)
+    metadata = _metadata()
+    encrypted = encrypt_documents([_document()], metadata, ValueCipher(key))
+    encrypted[0].remove_key("port")
+    with pytest.raises(IntegrityError, match="MAC mismatch"):
+        decrypt_documents(encrypted, metadata, ValueCipher(key))
+    # ... which --ignore-mac reads anyway.
+    plain = decrypt_documents(encrypted, metadata, ValueCipher(key), verify_mac=False)
+    assert plain[0].get("password") == "hunter2"
+
+
+def test_clear_text_value_added_by_hand_is_refused() -> None:
+    key = os.urandom(32)
+    metadata = _metadata()
+    encrypted = encrypt_documents([_document()], metadata, ValueCipher(key))
+    encrypted[0].set("injected", "plain")
+    with pytest.raises(IntegrityError, match="injected"):
+        decrypt_documents(encrypted, metadata, ValueCipher(key))
+
+
+def test_tampered_lastmodified_breaks_the_mac() -> None:
+    key = os.urandom(32)
+    metadata = _metadata()
+    encrypted = encrypt_documents([_document()], metadata, ValueCipher(key))
+    metadata.lastmodified = "2001-01-01T00:00:00Z"
+    with pytest.raises(IntegrityError, match="lastmodified"):
+        decrypt_documents(encrypted, metadata, ValueCipher(key))
+
+
+def test_missing_mac() -> None:
+    key = os.urandom(32)
+    metadata = _metadata()
+    encrypted = encrypt_documents([_document()], metadata, ValueCipher(key))
+    metadata.mac = ""
+    with pytest.raises(MacNotFoundError):
+        decrypt_documents(encrypted, metadata, ValueCipher(key))
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("ENC[AES256_GCM,data:abc", FormatError),
+        ("ENC[AES256_GCM,data:!!!,iv:AAAA,tag:AAAA,type:str]", FormatError),
+        ("ENC[AES256_GCM,data:AAAA,iv:AAAAAAAAAAAAAAAAAAAAAA==,tag:AAAA,type:str]", IntegrityError),
+        ("ENC[AES256_GCM,data:AAAA,iv:AAAAAAAAAAAAAAAAAAAAAA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:nope]",
+         FormatError),
+    ],
+)
+def test_malformed_values(text: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        ValueCipher(os.urandom(32)).decrypt(text, "k:")
+
+
+def test_encrypted_regex_leaves_the_rest_clear() -> None:
+    key = os.urandom(32)
+    metadata = _metadata(EncryptionRule("encrypted_regex", "^pass"))
+    encrypted = encrypt_documents([_document()], metadata, ValueCipher(key))
+    assert looks_encrypted(encrypted[0].get("password"))
+    assert encrypted[0].get("port") == 5432
+    plain = decrypt_documents(encrypted, metadata, ValueCipher(key))
+    assert to_plain(plain[0]) == to_plain(_document())
+
+
+def test_mac_only_encrypted_allows_editing_clear_values() -> None:
+    key = os.urandom(32)
+    metadata = _metadata(EncryptionRule("encrypted_regex", "^pass"), mac_only=True)
+    encrypted = encrypt_documents([_document()], metadata, ValueCipher(key))
+    encrypted[0].set("port", 1)
+    plain = decrypt_documents(encrypted, metadata, ValueCipher(key))
+    assert plain[0].get("port") == 1
+
+
+def test_comment_rules() -> None:
+    doc = Branch([Comment(" sops:plain"), ("a", "x"), ("b", "y")])
+    metadata = _metadata(EncryptionRule("unencrypted_comment_regex", "sops:plain"))
+    encrypted = encrypt_documents([doc], metadata, ValueCipher(os.urandom(32)))
+    assert encrypted[0].get("a") == "x"
+    assert looks_encrypted(encrypted[0].get("b"))
+    assert encrypted[0][0] == Comment(" sops:plain")
+
+
+def test_sequences_share_their_parent_path() -> None:
+    key = os.urandom(32)
+    cipher = ValueCipher(key)
+    doc = Branch([("hosts", Sequence(["a", "b"]))])
+    encrypted = encrypt_documents([doc], _metadata(), cipher)
+    hosts = encrypted[0].get("hosts")
+    assert isinstance(hosts, Sequence)
+    assert ValueCipher(key).decrypt(hosts[1], "hosts:") == "b"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1.5, "1.5"), (1.0, "1"), (1e21, "1000000000000000000000"), (1e-7, "0.0000001"),
+     (-0.25, "-0.25"), (123456789.125, "123456789.125")],
+)
+def test_floats_are_formatted_as_go_does(value: float, text: str) -> None:
+    assert format_float(value) == text
+
+
+def test_metadata_round_trip_in_sops_order() -> None:
+    raw = {
+        "kms": [{"arn": "arn:aws:kms:x", "enc": "E", "created_at": "2020-01-01T00:00:00Z"}],
+        "lastmodified": "2024-05-01T10:00:00Z",
+        "mac": "ENC[...]",
+        "pgp": [{"created_at": "2024-05-01T10:00:00Z", "enc": "-----BEGIN", "fp": "ABC"}],
+        "unencrypted_suffix": "_unencrypted",
+        "version": "3.9.0",
+    }
+    assert list(parse_metadata(raw).to_raw().items()) == list(raw.items())
+
+
+def test_metadata_from_flat_strings() -> None:
+    raw = {"shamir_threshold": "2", "key_groups": [{"pgp": [{"fp": "A", "enc": "x"}]},
+                                                   {"pgp": [{"fp": "B", "enc": "y"}]}],
+           "lastmodified": "2024-05-01T10:00:00+02:00", "mac": "m",
+           "mac_only_encrypted": "true", "version": "3.11.0"}
+    metadata = parse_metadata(raw)
+    assert metadata.shamir_threshold == 2
+    assert metadata.mac_only_encrypted
+    assert metadata.mac_aad() == "2024-05-01T10:00:00+02:00"
+    assert parse_metadata({**raw, "lastmodified": "2024-05-01T08:00:00.123+00:00"}).mac_aad() \
+        == "2024-05-01T08:00:00Z"
+
+
+def test_reprs_hide_values() -> None:
+    doc = _document()
+    assert "hunter2" not in repr(doc)
+    assert "hunter2" not in repr(Sequence(["hunter2"]))
+    assert "hunter2" not in repr(Comment("hunter2"))
