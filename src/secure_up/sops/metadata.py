@@ -22,6 +22,7 @@ SOPS_VERSION: Final = "3.11.0"
 #: Key types sops knows besides PGP, in the order sops writes them.
 OTHER_KEY_TYPES: Final = ("kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
 _GROUP_ORDER: Final = ("pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
+_ALWAYS_IN_GROUP: Final = ("hc_vault", "age")
 
 _FIX_DAMAGED = "the file's sops metadata is damaged; restore the file from version control"
 
@@ -50,11 +51,12 @@ class KeyGroup:
         return not self.pgp and not any(self.others.values())
 
     def to_raw(self) -> dict[str, Any]:
+        """A group of ``key_groups`` as sops writes it (``hc_vault`` and ``age`` always)."""
         raw: dict[str, Any] = {}
         for name in _GROUP_ORDER:
             entries = [key.to_raw() for key in self.pgp] if name == "pgp" else self.others.get(name)
-            if entries:
-                raw[name] = entries
+            if entries or name in _ALWAYS_IN_GROUP:
+                raw[name] = entries or []
         return raw
 
 

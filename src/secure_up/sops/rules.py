@@ -5,8 +5,8 @@ value's path, so a matching parent covers all its children. Comment rules test
 the comment lines gathered above the value at each nesting level. A file that
 names no rule is read as ``unencrypted_suffix: _unencrypted``.
 
-Regexes are Go RE2 searches; Python's ``re`` agrees on the common subset. A
-pattern Python cannot compile is reported, not guessed at.
+Regexes are Go RE2 searches, compiled by :mod:`secure_up.sops.goregex` so that
+they match here exactly where they match in sops.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
 from secure_up.errors import FormatError
+from secure_up.sops.goregex import compile_go_regex
 
 RuleKind: TypeAlias = Literal[
     "unencrypted_suffix",
@@ -47,8 +48,8 @@ class EncryptionRule:
     def __post_init__(self) -> None:
         if self.kind.endswith("regex"):
             try:
-                object.__setattr__(self, "_pattern", re.compile(self.value))
-            except re.error as error:
+                object.__setattr__(self, "_pattern", compile_go_regex(self.value))
+            except ValueError as error:
                 raise FormatError(
                     f"the {self.kind} {self.value!r} is not a valid regular expression: {error}",
                     "fix the pattern in .sops.yaml or on the command line",
