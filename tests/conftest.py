@@ -54,8 +54,18 @@ def _gpg(home: Path, *args: str, stdin: bytes | None = None) -> str:
 
 
 def _make_key(home: Path, uid: str, passphrase: str = "") -> str:
-    _gpg(home, "--pinentry-mode", "loopback", "--passphrase", passphrase,
-         "--quick-gen-key", uid, "default", "default", "never")
+    _gpg(
+        home,
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        passphrase,
+        "--quick-gen-key",
+        uid,
+        "default",
+        "default",
+        "never",
+    )
     listing = _gpg(home, "--with-colons", "--list-secret-keys", uid)
     fingerprints = [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")]
     return fingerprints[0]
@@ -72,7 +82,9 @@ def gpg_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GpgKeys]:
     alice = _make_key(home, "Alice Test <alice@example.test>")
     bob = _make_key(home, "Bob Test <bob@example.test>")
     keys = GpgKeys(home=home, fingerprints=[alice, bob], passphrase_fingerprint="")
-    keys.passphrase_fingerprint = _make_key(home, "Carol Test <carol@example.test>", keys.passphrase)
+    keys.passphrase_fingerprint = _make_key(
+        home, "Carol Test <carol@example.test>", keys.passphrase
+    )
     yield keys
     subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
 
@@ -106,9 +118,15 @@ class Sops:
         full_env["SOPS_DISABLE_VERSION_CHECK"] = "1"
         if env:
             full_env.update(env)
+        # By default run outside the checkout, whose .sops.yaml would otherwise apply.
         result = subprocess.run(
-            [self.binary, *args], input=stdin, capture_output=True, cwd=cwd, env=full_env,
-            check=False, timeout=60,
+            [self.binary, *args],
+            input=stdin,
+            capture_output=True,
+            cwd=cwd or self.keys.home.parent,
+            env=full_env,
+            check=False,
+            timeout=60,
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -117,13 +135,55 @@ class Sops:
         return result
 
     def encrypt(self, path: Path, *extra: str, fingerprints: list[str] | None = None) -> bytes:
+        # Run beside the file, so a .sops.yaml of the checkout is not picked up.
         fps = ",".join(fingerprints or self.keys.fingerprints[:1])
-        return self.run("encrypt", "--pgp", fps, *extra, str(path)).stdout
+        return self.run("encrypt", "--pgp", fps, *extra, str(path), cwd=path.parent).stdout
 
     def decrypt(self, path: Path, *extra: str) -> bytes:
-        return self.run("decrypt", *extra, str(path)).stdout
+        return self.run("decrypt", *extra, str(path), cwd=path.parent).stdout
 
 
 @pytest.fixture(scope="session")
 def sops(sops_binary: str, gpg_keys: GpgKeys) -> Sops:
     return Sops(binary=sops_binary, keys=gpg_keys)
+
+
+@dataclass
+class SecureUp:
+    """Runs the real ``secure-up`` command (as ``python -m secure_up``) with a given keyring."""
+
+    keys: GpgKeys
+
+    def run(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[bytes]:
+        import sys
+
+        full_env = self.keys.env
+        if env:
+            full_env.update(env)
+        result = subprocess.run(
+            [sys.executable, "-m", "secure_up", *args],
+            input=stdin,
+            capture_output=True,
+            cwd=cwd or self.keys.home.parent,
+            env=full_env,
+            check=False,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"secure-up {' '.join(args)} exited {result.returncode}: {result.stderr.decode()}"
+            )
+        return result
+
+
+@pytest.fixture(scope="session")
+def secure_up(gpg_keys: GpgKeys) -> SecureUp:
+    return SecureUp(keys=gpg_keys)

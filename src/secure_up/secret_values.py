@@ -43,6 +43,4 @@ class SecretValues(Mapping[str, str]):
 
     def merged(self, later: SecretValues) -> SecretValues:
         """A new container where ``later`` wins over this one, name by name."""
-        return SecretValues(
-            {**self._values, **later._values}, {**self._origin, **later._origin}
-        )
+        return SecretValues({**self._values, **later._values}, {**self._origin, **later._origin})

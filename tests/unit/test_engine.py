@@ -15,21 +15,24 @@ from secure_up.sops.tree import Branch, Comment, Sequence, Time, from_plain, to_
 
 
 def _metadata(rule: EncryptionRule | None = None, mac_only: bool = False) -> Metadata:
-    return Metadata(key_groups=[KeyGroup(pgp=[PgpKey("ABCD")])], rule=rule,
-                    mac_only_encrypted=mac_only)
+    return Metadata(
+        key_groups=[KeyGroup(pgp=[PgpKey("ABCD")])], rule=rule, mac_only_encrypted=mac_only
+    )
 
 
 def _document() -> Branch:
-    doc = from_plain({
-        "password": "hunter2",
-        "port": 5432,
-        "ratio": 1.5,
-        "enabled": True,
-        "nothing": None,
-        "empty": "",
-        "hosts": [{"name": "a", "ip": "1.2.3.4"}, "b", 3],
-        "public_unencrypted": "visible",
-    })
+    doc = from_plain(
+        {
+            "password": "hunter2",
+            "port": 5432,
+            "ratio": 1.5,
+            "enabled": True,
+            "nothing": None,
+            "empty": "",
+            "hosts": [{"name": "a", "ip": "1.2.3.4"}, "b", 3],
+            "public_unencrypted": "visible",
+        }
+    )
     assert isinstance(doc, Branch)
     doc.insert(0, Comment(" top comment"))
     doc.set("when", Time("2024-01-02T03:04:05Z"))
@@ -45,7 +48,8 @@ def test_round_trip_keeps_values_types_and_comments() -> None:
     assert encrypted[0].get("empty") == ""
     assert encrypted[0].get("nothing") is None
     comment = encrypted[0][0]
-    assert isinstance(comment, Comment) and looks_encrypted(comment.text)
+    assert isinstance(comment, Comment)
+    assert looks_encrypted(comment.text)
     plain = decrypt_documents(encrypted, metadata, ValueCipher(key))
     assert to_plain(plain[0]) == to_plain(_document())
     assert plain[0][0] == Comment(" top comment")
@@ -123,8 +127,10 @@ def test_missing_mac() -> None:
         ("ENC[AES256_GCM,data:abc", FormatError),
         ("ENC[AES256_GCM,data:!!!,iv:AAAA,tag:AAAA,type:str]", FormatError),
         ("ENC[AES256_GCM,data:AAAA,iv:AAAAAAAAAAAAAAAAAAAAAA==,tag:AAAA,type:str]", IntegrityError),
-        ("ENC[AES256_GCM,data:AAAA,iv:AAAAAAAAAAAAAAAAAAAAAA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:nope]",
-         FormatError),
+        (
+            "ENC[AES256_GCM,data:AAAA,iv:AAAAAAAAAAAAAAAAAAAAAA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:nope]",
+            FormatError,
+        ),
     ],
 )
 def test_malformed_values(text: str, error: type[Exception]) -> None:
@@ -172,8 +178,14 @@ def test_sequences_share_their_parent_path() -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(1.5, "1.5"), (1.0, "1"), (1e21, "1000000000000000000000"), (1e-7, "0.0000001"),
-     (-0.25, "-0.25"), (123456789.125, "123456789.125")],
+    [
+        (1.5, "1.5"),
+        (1.0, "1"),
+        (1e21, "1000000000000000000000"),
+        (1e-7, "0.0000001"),
+        (-0.25, "-0.25"),
+        (123456789.125, "123456789.125"),
+    ],
 )
 def test_floats_are_formatted_as_go_does(value: float, text: str) -> None:
     assert format_float(value) == text
@@ -192,16 +204,22 @@ def test_metadata_round_trip_in_sops_order() -> None:
 
 
 def test_metadata_from_flat_strings() -> None:
-    raw = {"shamir_threshold": "2", "key_groups": [{"pgp": [{"fp": "A", "enc": "x"}]},
-                                                   {"pgp": [{"fp": "B", "enc": "y"}]}],
-           "lastmodified": "2024-05-01T10:00:00+02:00", "mac": "m",
-           "mac_only_encrypted": "true", "version": "3.11.0"}
+    raw = {
+        "shamir_threshold": "2",
+        "key_groups": [{"pgp": [{"fp": "A", "enc": "x"}]}, {"pgp": [{"fp": "B", "enc": "y"}]}],
+        "lastmodified": "2024-05-01T10:00:00+02:00",
+        "mac": "m",
+        "mac_only_encrypted": "true",
+        "version": "3.11.0",
+    }
     metadata = parse_metadata(raw)
     assert metadata.shamir_threshold == 2
     assert metadata.mac_only_encrypted
     assert metadata.mac_aad() == "2024-05-01T10:00:00+02:00"
-    assert parse_metadata({**raw, "lastmodified": "2024-05-01T08:00:00.123+00:00"}).mac_aad() \
+    assert (
+        parse_metadata({**raw, "lastmodified": "2024-05-01T08:00:00.123+00:00"}).mac_aad()
         == "2024-05-01T08:00:00Z"
+    )
 
 
 def test_reprs_hide_values() -> None:

@@ -53,8 +53,9 @@ def _no_key_error(
     if failures:
         lines.append("PGP recipients of the file, and why each failed:")
         lines += [f"  - {failure}" for failure in failures]
-    others = sorted({name for group in metadata.key_groups for name, keys in group.others.items()
-                     if keys})
+    others = sorted(
+        {name for group in metadata.key_groups for name, keys in group.others.items() if keys}
+    )
     if others:
         lines.append(
             "the file can also be opened with "

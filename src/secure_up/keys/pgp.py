@@ -5,22 +5,50 @@ it. The data key travels over gpg's stdin and stdout, never an argv. gpg is
 found through ``SOPS_GPG_EXEC`` or on ``PATH``; ``GNUPGHOME`` is honoured.
 Without a terminal gpg is told never to ask for a passphrase, so a CI run
 fails fast instead of hanging on a pinentry.
+
+When gpg fails, its status lines (never the plaintext) say why; we turn them
+into a reason a person can act on: a missing secret key, a passphrase that is
+wrong or was never given, an agent that cannot start, or a message written
+with GnuPG 2.3's AEAD packets that GnuPG 2.2 cannot read.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
+import re
 import shutil
-from collections.abc import Mapping
+import subprocess
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 from secure_up.errors import NoKeyError, SecureUpError
 
-# python-gnupg logs gpg's status lines at DEBUG; keep them out of any log a
-# host application may have configured.
+# python-gnupg logs gpg's status lines, and the first bytes of imported key
+# data, at DEBUG; keep them out of any log a host application may have set up.
 logging.getLogger("gnupg").setLevel(logging.WARNING)
+
+#: Our own variables (a private key, a passphrase): never handed on to gpg,
+#: whose agent would keep them in its environment for as long as it lives.
+PRIVATE_VARIABLE_PREFIX: Final = "SECURE_UP_GPG_"
+#: Seconds we give gpgconf to start or stop an agent.
+AGENT_TIMEOUT: Final = 10.0
+#: The longest path a Unix socket may have on Linux (sun_path minus its NUL).
+_MAX_SOCKET_PATH: Final = 107
+_PASSPHRASE_HINT: Final = "set SECURE_UP_GPG_PASSPHRASE (or SECURE_UP_GPG_PASSPHRASE_FILE)"  # noqa: S105
+
+# libgpg-error codes (the low 16 bits of the numbers in ERROR status lines).
+_GPG_ERR_BAD_PASSPHRASE: Final = 11
+_GPG_ERR_NO_PIN_ENTRY: Final = 85
+_GPG_ERR_CANCELED: Final = 99
+# OpenPGP packet tags of encrypted data that GnuPG 2.2 cannot read.
+_TAG_OCB_ENCRYPTED: Final = 20  # GnuPG 2.3+/LibrePGP AEAD (OCB) packet
+_TAG_SEIPD: Final = 18  # version 2 (RFC 9580 AEAD) is unknown to GnuPG 2.2
+_IMPORTED_SECRET: Final = 16  # IMPORT_OK flag: the key holds secret key material
 
 
 @dataclass(frozen=True)
@@ -40,8 +68,16 @@ class SecretKey:
         return f"{self.fingerprint} ({uid})"
 
 
+@dataclass(frozen=True)
+class ImportedKeys:
+    """What an import brought in: fingerprints of secret keys, and of public-only keys."""
+
+    secret: tuple[str, ...]
+    public_only: tuple[str, ...]
+
+
 class PgpError(NoKeyError):
-    """gpg could not open or wrap a data key."""
+    """gpg could not open or wrap a data key, or could not start its agent."""
 
 
 class GnuPG:
@@ -63,7 +99,11 @@ class GnuPG:
             )
         self._binary = resolved
         self._home = environ.get("GNUPGHOME") or None
-        self._env = dict(environ)
+        self._env = {
+            name: value
+            for name, value in environ.items()
+            if not name.startswith(PRIVATE_VARIABLE_PREFIX)
+        }
         self._passphrase = passphrase
         self._interactive = interactive
         self._gpg: Any = None
@@ -74,6 +114,11 @@ class GnuPG:
     @property
     def home(self) -> str:
         return self._home or os.path.join(self._env.get("HOME", "~"), ".gnupg")
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """gpg's version, e.g. ``(2, 2, 40)``."""
+        return tuple(self._handle().version or ())
 
     def _handle(self) -> Any:
         if self._gpg is None:
@@ -94,20 +139,21 @@ class GnuPG:
         result = self._handle().decrypt(armored, passphrase=self._passphrase)
         data: bytes = result.data
         if not result.ok or not data:
-            raise PgpError(_explain(result.status, result.stderr), None)
+            raise PgpError(self._decrypt_failure(result.stderr or "", armored), None)
         return data
 
     def encrypt(self, data: bytes, fingerprint: str) -> str:
         """``data`` wrapped for ``fingerprint``, ASCII-armored, as sops stores it."""
         result = self._handle().encrypt(
-            data, [fingerprint], armor=True, always_trust=True,
+            data,
+            [fingerprint],
+            armor=True,
+            always_trust=True,
             extra_args=["--no-encrypt-to", "--no-default-recipient"],
         )
         if not result.ok:
-            raise PgpError(
-                f"gpg could not encrypt to {fingerprint}: {_explain(result.status, result.stderr)}",
-                f"import that public key first: gpg --import KEYFILE (GNUPGHOME={self.home})",
-            )
+            reason, fix = self._encrypt_failure(result.stderr or "", fingerprint)
+            raise PgpError(f"gpg could not encrypt to {fingerprint}: {reason}", fix)
         armored: str = str(result).rstrip("\n")
         return armored
 
@@ -119,18 +165,194 @@ class GnuPG:
             keys.append(SecretKey(entry["fingerprint"], subkeys, tuple(entry.get("uids", []))))
         return keys
 
+    def import_keys(self, key_data: bytes) -> ImportedKeys:
+        """Import keys (armored or binary) over gpg's stdin; never an argv.
 
-def _explain(status: str | None, stderr: str | None) -> str:
-    """A one-line reason from gpg's status and stderr (they never hold the plaintext)."""
-    text = (stderr or "").lower()
-    if "no secret key" in text or "no_seckey" in text:
-        return "gpg has no secret key for this recipient"
-    if "bad passphrase" in text:
-        return "the passphrase is wrong"
-    if "pinentry" in text or "inappropriate ioctl" in text or "no pinentry" in text:
-        return "the key needs a passphrase and there is no terminal to ask for it"
-    if "unusable public key" in text or "expired" in text or "revoked" in text:
-        return "the key is expired, revoked or cannot encrypt"
-    if "no public key" in text:
-        return "gpg does not have that public key"
-    return (status or "gpg failed").strip() or "gpg failed"
+        A passphrase-protected secret key is imported as it is: gpg needs the
+        passphrase only when the key is used.
+        """
+        result = self._handle().import_keys(key_data)
+        imported = [
+            (entry["fingerprint"], int(entry["ok"])) for entry in result.results if "ok" in entry
+        ]
+        secret = {fingerprint for fingerprint, flags in imported if flags & _IMPORTED_SECRET}
+        public_only = {fingerprint for fingerprint, _ in imported} - secret
+        return ImportedKeys(tuple(sorted(secret)), tuple(sorted(public_only)))
+
+    def start_agent(self) -> None:
+        """Start (or find) this home's gpg-agent; say why when it will not start."""
+        if self._gpgconf("--launch", "gpg-agent").returncode != 0:
+            raise PgpError(*self._agent_failure())
+
+    def stop_agent(self) -> None:
+        """Stop every daemon of this home and remove its socket directory.
+
+        Only for homes we made: it would also stop the agent of the user's
+        desktop session.
+        """
+        self._gpgconf("--kill", "all")
+        self._gpgconf("--remove-socketdir")
+
+    def _gpgconf(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        """gpgconf for this home, with a timeout: an agent that hangs must not hang us."""
+        sibling = Path(self._binary).with_name("gpgconf")
+        gpgconf = (
+            str(sibling)
+            if sibling.is_file()
+            else shutil.which("gpgconf", path=self._env.get("PATH"))
+        )
+        if gpgconf is None:
+            return subprocess.CompletedProcess(args, 127, b"", b"gpgconf not found")
+        home = ["--homedir", self._home] if self._home else []
+        try:
+            return subprocess.run(  # noqa: S603 - a fixed program and options
+                [gpgconf, *home, *args],
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=AGENT_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(args, 124, b"", b"gpgconf timed out")
+
+    def _agent_failure(self) -> tuple[str, str]:
+        if not os.path.isdir(self.home):
+            return (
+                f"gpg-agent cannot start: there is no keyring at {self.home}",
+                "import your secret key (gpg --import KEYFILE creates the keyring), point "
+                "GNUPGHOME at your keyring, or in CI set SECURE_UP_GPG_KEY",
+            )
+        socket = self._gpgconf("--list-dirs", "agent-socket").stdout.decode().strip()
+        socket = socket or os.path.join(self.home, "S.gpg-agent")
+        # The longest socket the agent makes is S.gpg-agent.browser, next to this one.
+        if len(socket) + len(".browser") > _MAX_SOCKET_PATH:
+            return (
+                f"gpg-agent cannot start: its socket path {socket}.browser is longer than the "
+                f"{_MAX_SOCKET_PATH} characters a Unix socket allows",
+                "use a GNUPGHOME with a shorter path (or set SECURE_UP_GPG_KEY: secure-up then "
+                "makes a short one)",
+            )
+        return (
+            f"gpg-agent for {self.home} cannot start",
+            f"run `gpgconf --homedir {self.home} --launch gpg-agent` and `gpg-agent --homedir "
+            f"{self.home} --daemon` to see why (a stale lock, a full disk, a wrong "
+            "agent-program in gpg.conf)",
+        )
+
+    def _decrypt_failure(self, stderr: str, armored: str) -> str:
+        """A one-line reason, with its fix, from gpg's stderr and status lines."""
+        codes = {int(code) & 0xFFFF for code in re.findall(r"ERROR pkdecrypt_failed (\d+)", stderr)}
+        if "can't connect to the agent" in stderr or "failed to start agent" in stderr:
+            what, fix = self._agent_failure()
+            return f"{what}; fix: {fix}"
+        if _GPG_ERR_BAD_PASSPHRASE in codes:
+            if self._passphrase is not None:
+                return (
+                    f"the passphrase given is wrong for this key; fix: {_PASSPHRASE_HINT} "
+                    "to this key's passphrase"
+                )
+            return "the passphrase typed is wrong"
+        if _GPG_ERR_CANCELED in codes:
+            return "the passphrase prompt was cancelled"
+        if _GPG_ERR_NO_PIN_ENTRY in codes or "Inappropriate ioctl" in stderr:
+            return (
+                "the key needs a passphrase and no terminal can ask for it; "
+                f"fix: {_PASSPHRASE_HINT}"
+            )
+        if "NO_SECKEY" in stderr:
+            return "gpg has no secret key for this recipient"
+        if self.version < (2, 3) and _has_aead_packet(armored):
+            version = ".".join(map(str, self.version))
+            return (
+                f"the data key was wrapped by GnuPG 2.3 or later with AEAD (OCB) encryption, "
+                f"which this GnuPG {version} cannot read; fix: use GnuPG 2.3 or later here, or "
+                "have the writer turn AEAD off for this key (gpg --edit-key KEY, setpref without "
+                "AEAD, save) and re-wrap the file's data key (`secure-up updatekeys`)"
+            )
+        return _last_gpg_message(stderr)
+
+    def _encrypt_failure(self, stderr: str, fingerprint: str) -> tuple[str, str]:
+        invalid = re.search(r"INV_RECP (\d+) ", stderr)
+        if invalid is None or invalid.group(1) == "1":
+            return (
+                "gpg does not have that public key",
+                f"import that public key first: gpg --import KEYFILE (GNUPGHOME={self.home})",
+            )
+        validity = {
+            key["fingerprint"]: key.get("trust", "")
+            for key in self._handle().list_keys(keys=[fingerprint])
+        }
+        state = next(iter(validity.values()), "")
+        if state == "r" or invalid.group(1) == "4":
+            return (
+                "the key is revoked",
+                "remove it from the recipients (.sops.yaml) and run `secure-up updatekeys`",
+            )
+        if state == "e" or invalid.group(1) == "5" or "KEYEXPIRED" in stderr:
+            return (
+                "the key has expired",
+                f"ask its owner to extend it (gpg --quick-set-expire {fingerprint} 1y) and "
+                "re-import the public key, or remove it from the recipients and run "
+                "`secure-up updatekeys`",
+            )
+        return (
+            "the key cannot encrypt (no usable encryption subkey)",
+            "ask its owner for a key with an encryption subkey",
+        )
+
+
+def _last_gpg_message(stderr: str) -> str:
+    """gpg's own last words, for failures we have no better reason for."""
+    messages = [
+        line.removeprefix("gpg: ").strip()
+        for line in stderr.splitlines()
+        if line.startswith("gpg: ")
+    ]
+    return messages[-1] if messages else "gpg failed"
+
+
+def _has_aead_packet(armored: str) -> bool:
+    """Whether an armored message carries encrypted data GnuPG 2.2 cannot read."""
+    body = [
+        line
+        for line in armored.strip().splitlines()[1:]
+        if line and ":" not in line and not line.startswith(("=", "-----"))
+    ]
+    try:
+        data = base64.b64decode("".join(body), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return any(
+        tag == _TAG_OCB_ENCRYPTED or (tag == _TAG_SEIPD and body_first == 2)
+        for tag, body_first in _packets(data)
+    )
+
+
+def _packets(data: bytes) -> Iterator[tuple[int, int]]:
+    """(tag, first body byte) of each top-level OpenPGP packet (RFC 4880 4.2)."""
+    offset = 0
+    while offset + 2 <= len(data):
+        header = data[offset]
+        if not header & 0x80:
+            return
+        if header & 0x40:  # new format
+            tag, first = header & 0x3F, data[offset + 1]
+            if first < 192:
+                length, size = first, 2
+            elif first < 224:
+                length, size = ((first - 192) << 8) + data[offset + 2] + 192, 3
+            elif first == 255:
+                length, size = int.from_bytes(data[offset + 2 : offset + 6], "big"), 6
+            else:  # partial body length: the packet runs on; its tag is all we need
+                yield tag, data[offset + 2] if offset + 2 < len(data) else -1
+                return
+        else:  # old format
+            tag, length_type = (header >> 2) & 0x0F, header & 0x03
+            if length_type == 3:  # indeterminate: runs to the end
+                yield tag, data[offset + 1]
+                return
+            size = 1 + (1, 2, 4)[length_type]
+            length = int.from_bytes(data[offset + 1 : offset + size], "big")
+        yield tag, data[offset + size] if offset + size < len(data) else -1
+        offset += size + length

@@ -71,7 +71,7 @@ def file_type_for(path: str | PurePath, given: str | None = None) -> FileType:
                 f"unknown file type {given!r}",
                 f"use one of: {', '.join(FILE_TYPES)}",
             )
-        return normalized  # type: ignore[return-value]
+        return normalized
     return _SUFFIXES.get(PurePath(path).suffix, "binary")
 
 

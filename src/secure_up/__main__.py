@@ -1,0 +1,52 @@
+"""The ``secure-up`` entry point: run the CLI and turn errors into advice and exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import NoReturn
+
+from secure_up.errors import ExitCode, SecureUpError
+
+
+def _report_internal_error(error: BaseException) -> None:
+    # The message of an unexpected exception may quote data (a value, a line
+    # of a file); print only its type and where it happened.
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f" at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else ""
+    sys.stderr.write(
+        f"error: internal error ({type(error).__name__}{where}); this is a bug in secure-up.\n"
+        "  fix: please report it with the command you ran (never the secret values); "
+        "SECURE_UP_DEBUG=1 shows the traceback, which may include file contents\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        from secure_up.cli import app
+
+        app(args=args, prog_name="secure-up")
+        code: int = ExitCode.OK
+    except SecureUpError as error:
+        sys.stderr.write(error.diagnostics() + "\n")
+        code = error.exit_code
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else ExitCode.ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        code = ExitCode.ERROR
+    except Exception as error:
+        if os.environ.get("SECURE_UP_DEBUG"):
+            raise
+        _report_internal_error(error)
+        code = ExitCode.ERROR
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""The command line: parse, call one function, let errors map to exit codes.
+
+Each command is a thin shell around a function of :mod:`secure_up.commands`;
+Typer is imported only when this module is, i.e. when a command needs the full
+parser.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from secure_up.commands import crypt as commands
+from secure_up.sops.stores import FILE_TYPES
+
+EXIT_CODES_HELP = """
+Exit codes (equal to sops' where they overlap):
+  0 success · 1 error · 2 usage · 5 .sops.yaml problem · 51 MAC mismatch (file altered) ·
+  52 no MAC · 64 compose variables missing · 100 input file missing or unreadable ·
+  128 no key could open the file · 200 file not modified · 203 file already encrypted ·
+  a child's own code when secure-up runs one (128+N when killed by signal N).
+"""
+
+app = typer.Typer(
+    name="secure-up",
+    help=(
+        "Bring up a Docker Compose stack with secrets from sops files, decrypted in memory "
+        "and handed only to the process that needs them.\n\n"
+        "secure-up reads sops files (YAML, JSON, dotenv, INI, binary) natively: the data key "
+        "is opened by your gpg, values are decrypted in memory, and nothing plaintext "
+        "touches the disk, your shell or an argv.\n" + EXIT_CODES_HELP
+    ),
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+
+InputType = Annotated[
+    Optional[str],  # noqa: UP045 - Typer reads the annotation at run time
+    typer.Option(
+        "--input-type",
+        help=f"Format of the input file: {', '.join(FILE_TYPES)}. Default: by suffix "
+        "(.yaml/.yml, .json, .env, .ini; anything else is binary).",
+        show_default=False,
+    ),
+]
+OutputType = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--output-type", help="Format of the output. Default: the input format.", show_default=False
+    ),
+]
+ConfigOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--config",
+        help="The .sops.yaml to use (else SOPS_CONFIG, else searched "
+        "upward from the current directory).",
+        show_default=False,
+    ),
+]
+
+
+@app.command(
+    epilog="""Examples:\n\n
+  secure-up decrypt secrets/environment.secrets\n
+  secure-up decrypt --extract '["database"]["password"]' secrets/app.yaml\n
+  secure-up decrypt --output-type json secrets/app.yaml | jq .\n
+""",
+)
+def decrypt(
+    file: Annotated[Path, typer.Argument(help="The sops file to decrypt ('-' for stdin).")],
+    extract: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--extract",
+            help="""Print only one value, e.g. '["db"]["password"]'.""",
+            show_default=False,
+        ),
+    ] = None,
+    input_type: InputType = None,
+    output_type: OutputType = None,
+    ignore_mac: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-mac",
+            help="Decrypt even if the MAC does not match "
+            "(the file was altered). Use only to rescue a file you trust.",
+        ),
+    ] = False,
+) -> None:
+    """Print the plaintext of a sops file to stdout, like `sops decrypt`.
+
+    Nothing is printed unless the whole file decrypts and its MAC checks out.
+    """
+    commands.decrypt(
+        file, extract=extract, input_type=input_type, output_type=output_type, ignore_mac=ignore_mac
+    )
+
+
+@app.command(
+    epilog="""Examples:\n\n
+  secure-up encrypt --pgp 1E2F...9A0B secrets.yaml > secrets.enc.yaml\n
+  secure-up encrypt -i secrets/environment.secrets      # recipients from .sops.yaml\n
+  secure-up encrypt --encrypted-regex '^(password|token)$' -i config.yaml\n
+""",
+)
+def encrypt(
+    file: Annotated[Path, typer.Argument(help="The plaintext file to encrypt.")],
+    pgp: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--pgp",
+            help="Comma-separated PGP fingerprints to encrypt to. "
+            "Default: the matching creation rule of .sops.yaml.",
+            show_default=False,
+        ),
+    ] = None,
+    in_place: Annotated[
+        bool,
+        typer.Option(
+            "-i",
+            "--in-place",
+            help="Replace the file with its encrypted form (atomically), instead of printing it.",
+        ),
+    ] = False,
+    input_type: InputType = None,
+    output_type: OutputType = None,
+    unencrypted_suffix: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Leave values whose key ends with this in clear text "
+            "(default rule: _unencrypted).",
+            show_default=False,
+        ),
+    ] = None,
+    encrypted_suffix: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Encrypt only values whose key ends with this.", show_default=False),
+    ] = None,
+    unencrypted_regex: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Leave values whose key matches this regex in clear text.", show_default=False
+        ),
+    ] = None,
+    encrypted_regex: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Encrypt only values whose key matches this regex.", show_default=False),
+    ] = None,
+    unencrypted_comment_regex: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Leave values under a comment matching this regex in clear text.",
+            show_default=False,
+        ),
+    ] = None,
+    encrypted_comment_regex: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Encrypt only values under a comment matching this regex.", show_default=False
+        ),
+    ] = None,
+    mac_only_encrypted: Annotated[
+        bool,
+        typer.Option(
+            help="Compute the MAC over encrypted values only, so clear-text "
+            "values can be edited without breaking it."
+        ),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Encrypt a plaintext file with a new data key, like `sops encrypt`.
+
+    Recipients and the encryption rule come from --pgp and the rule options,
+    else from the first creation rule of .sops.yaml whose path_regex matches
+    the file. At most one encryption rule may be given.
+    """
+    rules = {
+        "unencrypted_suffix": unencrypted_suffix,
+        "encrypted_suffix": encrypted_suffix,
+        "unencrypted_regex": unencrypted_regex,
+        "encrypted_regex": encrypted_regex,
+        "unencrypted_comment_regex": unencrypted_comment_regex,
+        "encrypted_comment_regex": encrypted_comment_regex,
+    }
+    commands.encrypt(
+        file,
+        pgp=pgp,
+        in_place=in_place,
+        input_type=input_type,
+        output_type=output_type,
+        rules={kind: value for kind, value in rules.items() if value is not None},
+        mac_only_encrypted=mac_only_encrypted,
+        config=config,
+    )
+
+
+@app.command(epilog="Example:\n\n  secure-up filestatus secrets/environment.secrets\n")
+def filestatus(
+    file: Annotated[Path, typer.Argument(help="The file to inspect.")],
+    input_type: InputType = None,
+) -> None:
+    """Print {"encrypted": true} or {"encrypted": false}: whether FILE is a sops file.
+
+    Nothing is decrypted; no key is needed.
+    """
+    commands.filestatus(file, input_type=input_type)

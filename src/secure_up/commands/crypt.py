@@ -1,0 +1,154 @@
+"""``decrypt``, ``encrypt`` and ``filestatus``: sops' own verbs, done natively."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from secure_up.atomic import atomic_write
+from secure_up.config import find_config, load_config
+from secure_up.errors import ConfigError, FormatError, NotEncryptedError, UsageError
+from secure_up.extract import extract_value, parse_path
+from secure_up.keys.pgp import GnuPG
+from secure_up.sops.metadata import KeyGroup, Metadata, PgpKey
+from secure_up.sops.rules import DEFAULT_RULE, EncryptionRule, RuleKind
+from secure_up.sops.stores import file_type_for, store_for
+from secure_up.sopsfile import EncryptedFile, encrypt_new, read_input
+
+
+def gnupg_for(environ: Mapping[str, str]) -> GnuPG:
+    """The gpg to use for this run (the user's keyring; CI key handling wraps this)."""
+    return GnuPG(environ, interactive=sys.stdin.isatty())
+
+
+def _write_stdout(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def decrypt(
+    path: Path,
+    *,
+    extract: str | None = None,
+    input_type: str | None = None,
+    output_type: str | None = None,
+    ignore_mac: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    environ = os.environ if environ is None else environ
+    components = parse_path(extract) if extract else None
+    out_type = file_type_for(path, output_type or input_type)
+    encrypted = EncryptedFile.read(path, input_type)
+    decrypted = encrypted.decrypt(gnupg_for(environ), verify_mac=not ignore_mac)
+    out_store = store_for(out_type)
+    if components is not None:
+        _write_stdout(out_store.dump_value(extract_value(decrypted.documents[0], components)))
+    else:
+        _write_stdout(out_store.dump_plain(decrypted.documents))
+
+
+def filestatus(path: Path, *, input_type: str | None = None) -> None:
+    file_type = file_type_for(path, input_type)
+    data = read_input(path)
+    try:
+        store_for(file_type).load_encrypted(data)
+        encrypted = True
+    except (NotEncryptedError, FormatError):
+        encrypted = False
+    _write_stdout(json.dumps({"encrypted": encrypted}).encode() + b"\n")
+
+
+def _rule_from_options(rules: Mapping[str, str]) -> EncryptionRule | None:
+    if len(rules) > 1:
+        raise UsageError(
+            f"give at most one encryption rule (got {', '.join(sorted(rules))})",
+            "sops files carry a single rule; pick the one that fits",
+        )
+    for kind, value in rules.items():
+        return EncryptionRule(kind, value)  # type: ignore[arg-type]
+    return None
+
+
+def new_metadata(
+    path: Path,
+    *,
+    pgp: str | None,
+    rules: Mapping[str, str],
+    mac_only_encrypted: bool,
+    config: Path | None,
+    environ: Mapping[str, str],
+    binary: bool,
+) -> Metadata:
+    """Recipients and rule for a new file: from the options, else from .sops.yaml."""
+    rule = _rule_from_options(rules)
+    if pgp:
+        fingerprints = [fp.strip().replace(" ", "").upper() for fp in pgp.split(",") if fp.strip()]
+        groups = [KeyGroup(pgp=[PgpKey(fp) for fp in fingerprints])]
+        threshold = 0
+    else:
+        config_path = find_config(Path.cwd(), config, environ)
+        if config_path is None:
+            raise ConfigError(
+                f"no recipients for {path}: no --pgp given and no .sops.yaml found",
+                "pass --pgp FINGERPRINT, or add a .sops.yaml with creation_rules",
+            )
+        creation = load_config(config_path).rule_for(path)
+        groups = [KeyGroup(pgp=[PgpKey(fp) for fp in spec.pgp]) for spec in creation.key_groups]
+        groups = [group for group in groups if group.pgp]
+        if not groups:
+            raise ConfigError(
+                f"the creation rule of {config_path} for {path} names no PGP key",
+                "add pgp fingerprints to the rule (secure-up encrypts with PGP only)",
+            )
+        threshold = creation.shamir_threshold
+        if rule is None and creation.encryption_rule is not None:
+            kind, value = creation.encryption_rule
+            rule = EncryptionRule(_rule_kind(kind), value)
+        mac_only_encrypted = mac_only_encrypted or creation.mac_only_encrypted
+    if rule is None and not binary:
+        rule = DEFAULT_RULE
+    return Metadata(
+        key_groups=groups,
+        rule=rule,
+        mac_only_encrypted=mac_only_encrypted,
+        shamir_threshold=threshold,
+    )
+
+
+def _rule_kind(kind: str) -> RuleKind:
+    return kind  # type: ignore[return-value]
+
+
+def encrypt(
+    path: Path,
+    *,
+    pgp: str | None,
+    in_place: bool,
+    input_type: str | None,
+    output_type: str | None,
+    rules: Mapping[str, str],
+    mac_only_encrypted: bool,
+    config: Path | None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    environ = os.environ if environ is None else environ
+    file_type = file_type_for(path, input_type)
+    out_type = file_type_for(path, output_type) if output_type else file_type
+    metadata = new_metadata(
+        path,
+        pgp=pgp,
+        rules=rules,
+        mac_only_encrypted=mac_only_encrypted,
+        config=config,
+        environ=environ,
+        binary=out_type == "binary",
+    )
+    data = read_input(path)
+    output = encrypt_new(data, file_type, metadata, gnupg_for(environ), out_type)
+    if in_place:
+        atomic_write(path, output)
+    else:
+        _write_stdout(output)

@@ -1,0 +1,137 @@
+"""One sops file, read or written: the glue of stores, master keys and the engine.
+
+This is where bytes meet keys. Everything above it (commands) deals in
+documents and values; everything below it is pure.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from secure_up.errors import AlreadyEncryptedError, InputFileError
+from secure_up.keys.datakey import new_data_key, open_data_key, wrap_data_key
+from secure_up.keys.pgp import GnuPG
+from secure_up.sops.cipher import ValueCipher
+from secure_up.sops.engine import decrypt_documents, encrypt_documents
+from secure_up.sops.metadata import Metadata, parse_metadata
+from secure_up.sops.stores import FileType, Store, file_type_for, store_for
+from secure_up.sops.tree import Branch, Documents
+
+#: Secrets files are small; a huge file is almost surely the wrong one.
+DEFAULT_MAX_SIZE: Final = 16 * 1024 * 1024
+
+
+def read_input(path: Path, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
+    """The bytes of ``path`` (``-`` for stdin), with errors that say what to do."""
+    if str(path) == "-":
+        import sys
+
+        data = sys.stdin.buffer.read(max_size + 1)
+    else:
+        try:
+            with path.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > max_size:
+                    raise _too_big(path, size, max_size)
+                data = handle.read(max_size + 1)
+        except FileNotFoundError:
+            raise InputFileError(
+                f"{path} does not exist", "check the path (it is relative to the current directory)"
+            ) from None
+        except IsADirectoryError:
+            raise InputFileError(f"{path} is a directory, not a file", "name a file") from None
+        except PermissionError:
+            raise InputFileError(
+                f"{path} cannot be read: permission denied",
+                "run as a user who may read it, or fix its mode (chmod u+r)",
+            ) from None
+        except OSError as error:
+            raise InputFileError(f"{path} cannot be read: {error.strerror}", None) from None
+    if len(data) > max_size:
+        raise _too_big(path, len(data), max_size)
+    return data
+
+
+def _too_big(path: Path, size: int, limit: int) -> InputFileError:
+    return InputFileError(
+        f"{path} is {size / 2**20:.0f} MiB; secure-up reads secrets files of at most "
+        f"{limit / 2**20:.0f} MiB",
+        "check that this is the right file (secrets files are small)",
+    )
+
+
+@dataclass
+class EncryptedFile:
+    """A sops file as read from disk: still encrypted."""
+
+    path: Path
+    file_type: FileType
+    store: Store
+    documents: Documents
+    metadata: Metadata
+
+    @classmethod
+    def parse(cls, path: Path, data: bytes, file_type: FileType) -> EncryptedFile:
+        store = store_for(file_type)
+        documents, raw = store.load_encrypted(data)
+        return cls(path, file_type, store, documents, parse_metadata(raw))
+
+    @classmethod
+    def read(cls, path: Path, input_type: str | None = None) -> EncryptedFile:
+        file_type = file_type_for(path, input_type)
+        return cls.parse(path, read_input(path), file_type)
+
+    def decrypt(self, gpg: GnuPG, *, verify_mac: bool = True) -> DecryptedFile:
+        data_key = open_data_key(self.metadata, gpg)
+        cipher = ValueCipher(data_key)
+        plain = decrypt_documents(self.documents, self.metadata, cipher, verify_mac=verify_mac)
+        return DecryptedFile(self, plain, cipher, data_key)
+
+
+@dataclass(repr=False)
+class DecryptedFile:
+    """A decrypted sops file, able to write itself back encrypted."""
+
+    source: EncryptedFile
+    documents: Documents
+    cipher: ValueCipher
+    data_key: bytes
+
+    def __repr__(self) -> str:
+        return f"DecryptedFile({self.source.path}, <plaintext hidden>)"
+
+    def encrypt(self, documents: Documents | None = None, store: Store | None = None) -> bytes:
+        """The file encrypted again with the same data key (unchanged values keep their IV)."""
+        metadata = self.source.metadata
+        encrypted = encrypt_documents(
+            self.documents if documents is None else documents, metadata, self.cipher
+        )
+        return (store or self.source.store).dump_encrypted(encrypted, metadata.to_raw())
+
+
+def _has_metadata(document: Branch, file_type: FileType) -> bool:
+    if file_type == "dotenv":
+        return any(key.startswith("sops_") for key in document.keys())
+    return document.index_of("sops") >= 0
+
+
+def encrypt_new(
+    data: bytes, file_type: FileType, metadata: Metadata, gpg: GnuPG, output: FileType | None = None
+) -> bytes:
+    """Encrypt a plaintext file for the recipients named in ``metadata``."""
+    store = store_for(file_type)
+    documents = store.load_plain(data)
+    if any(_has_metadata(document, file_type) for document in documents):
+        raise AlreadyEncryptedError(
+            "the file is already encrypted: it has a top-level `sops` entry",
+            "change it with `secure-up set` or `secure-up edit`; if it is really plaintext, "
+            "rename that entry",
+        )
+    data_key = new_data_key()
+    wrap_data_key(metadata, data_key, gpg)
+    encrypted = encrypt_documents(documents, metadata, ValueCipher(data_key))
+    out_store = store_for(output) if output else store
+    return out_store.dump_encrypted(encrypted, metadata.to_raw())
