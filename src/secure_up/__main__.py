@@ -7,6 +7,7 @@ import sys
 from typing import NoReturn
 
 from secure_up.errors import ExitCode, SecureUpError
+from secure_up.fastpath import parse as parse_fast
 
 
 def _report_internal_error(error: BaseException) -> None:
@@ -23,13 +24,21 @@ def _report_internal_error(error: BaseException) -> None:
     )
 
 
+def _run(args: list[str]) -> int:
+    fast = parse_fast(args)
+    if fast is not None:
+        command, arguments = fast
+        return command.call(arguments) or ExitCode.OK
+    from secure_up.cli import app  # Typer: only when the full parser is needed
+
+    app(args=args, prog_name="secure-up")
+    return ExitCode.OK
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
     try:
-        from secure_up.cli import app
-
-        app(args=args, prog_name="secure-up")
-        code: int = ExitCode.OK
+        code: int = _run(args)
     except SecureUpError as error:
         sys.stderr.write(error.diagnostics() + "\n")
         code = error.exit_code

@@ -84,9 +84,12 @@ class EncryptedFile:
         file_type = file_type_for(path, input_type)
         return cls.parse(path, read_input(path), file_type)
 
-    def decrypt(self, gpg: GnuPG, *, verify_mac: bool = True) -> DecryptedFile:
+    def decrypt(
+        self, gpg: GnuPG, *, verify_mac: bool = True, for_rewrite: bool = True
+    ) -> DecryptedFile:
+        """Open the data key and decrypt; ``for_rewrite=False`` when it won't be written back."""
         data_key = open_data_key(self.metadata, gpg)
-        cipher = ValueCipher(data_key)
+        cipher = ValueCipher(data_key, remember_ivs=for_rewrite)
         plain = decrypt_documents(self.documents, self.metadata, cipher, verify_mac=verify_mac)
         return DecryptedFile(self, plain, cipher, data_key)
 

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from secure_up.atomic import atomic_write
-from secure_up.config import find_config, load_config
 from secure_up.errors import ConfigError, FormatError, NotEncryptedError, UsageError
 from secure_up.extract import extract_value, parse_path
 from secure_up.keys.pgp import GnuPG
@@ -42,7 +41,7 @@ def decrypt(
     components = parse_path(extract) if extract else None
     out_type = file_type_for(path, output_type or input_type)
     encrypted = EncryptedFile.read(path, input_type)
-    decrypted = encrypted.decrypt(gnupg_for(environ), verify_mac=not ignore_mac)
+    decrypted = encrypted.decrypt(gnupg_for(environ), verify_mac=not ignore_mac, for_rewrite=False)
     out_store = store_for(out_type)
     if components is not None:
         _write_stdout(out_store.dump_value(extract_value(decrypted.documents[0], components)))
@@ -89,6 +88,8 @@ def new_metadata(
         groups = [KeyGroup(pgp=[PgpKey(fp) for fp in fingerprints])]
         threshold = 0
     else:
+        from secure_up.config import find_config, load_config  # PyYAML: only when needed
+
         config_path = find_config(Path.cwd(), config, environ)
         if config_path is None:
             raise ConfigError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import re
+from binascii import a2b_base64
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
@@ -26,10 +26,8 @@ IV_SIZE: Final = 32
 TAG_SIZE: Final = 16
 DATA_KEY_SIZE: Final = 32
 
-_ENC_PREFIX: Final = "ENC[AES256_GCM,"
-_ENC_RE: Final = re.compile(
-    r"ENC\[AES256_GCM,data:([^,]*),iv:([^,]+),tag:([^,]+),type:([a-z]+)\]", re.ASCII
-)
+ENC_PREFIX: Final = "ENC[AES256_GCM,"
+_ENC_DATA_PREFIX: Final = "ENC[AES256_GCM,data:"
 
 #: Plaintext values the engine encrypts: scalars and comments.
 Plaintext = str | int | float | bool | bytes | Comment
@@ -37,7 +35,7 @@ Plaintext = str | int | float | bool | bytes | Comment
 
 def looks_encrypted(value: object) -> bool:
     """Whether ``value`` is written in the ``ENC[AES256_GCM,...]`` form (valid or not)."""
-    return isinstance(value, str) and value.startswith(_ENC_PREFIX)
+    return isinstance(value, str) and value.startswith(ENC_PREFIX)
 
 
 def format_float(value: float) -> str:
@@ -108,76 +106,98 @@ class ValueCipher:
 
     __slots__ = ("_aead", "_ivs")
 
-    def __init__(self, data_key: bytes) -> None:
+    def __init__(self, data_key: bytes, *, remember_ivs: bool = True) -> None:
         if len(data_key) != DATA_KEY_SIZE:
             raise IntegrityError(
                 f"the data key has {len(data_key)} bytes instead of {DATA_KEY_SIZE}",
                 "the file's master key entries are damaged; restore the file from version control",
             )
         self._aead = AESGCM(data_key)
-        self._ivs: dict[tuple[str, str, bytes], bytes] = {}
+        # Only a file that will be written again needs the IVs (and keeps no
+        # plaintext copies otherwise).
+        self._ivs: dict[tuple[str, str, bytes], bytes] | None = {} if remember_ivs else None
 
     def __repr__(self) -> str:
         return "ValueCipher(<data key hidden>)"
 
     def decrypt(self, text: str, aad: str) -> Plaintext:
         """The plaintext of an ``ENC[...]`` value stored at path ``aad``."""
-        match = _ENC_RE.fullmatch(text)
-        where = aad.rstrip(":") or "(top level)"
-        if match is None:
+        return self.decrypt_with_bytes(text, aad)[0]
+
+    def decrypt_with_bytes(self, text: str, aad: str) -> tuple[Plaintext, bytes]:
+        """The plaintext value and its raw bytes (what the MAC hashes)."""
+        fields = _split_fields(text)
+        if fields is None:
             raise FormatError(
-                f"the value at {where} is not a valid ENC[AES256_GCM,...] value",
+                f"the value at {_where(aad)} is not a valid ENC[AES256_GCM,...] value",
                 "the file is damaged or was edited by hand; restore it from version control",
             )
-        data_b64, iv_b64, tag_b64, type_name = match.groups()
+        data_b64, iv_b64, tag_b64, type_name = fields
         try:
-            data = base64.b64decode(data_b64, validate=True)
-            iv = base64.b64decode(iv_b64, validate=True)
-            tag = base64.b64decode(tag_b64, validate=True)
+            data = a2b_base64(data_b64, strict_mode=True) if data_b64 else b""
+            iv = a2b_base64(iv_b64, strict_mode=True)
+            tag = a2b_base64(tag_b64, strict_mode=True)
         except (binascii.Error, ValueError):
             raise FormatError(
-                f"the value at {where} has invalid base64 in its ENC[...] fields",
+                f"the value at {_where(aad)} has invalid base64 in its ENC[...] fields",
                 "the file is damaged or was edited by hand; restore it from version control",
             ) from None
         decoder = _DECODERS.get(type_name)
         if decoder is None:
             raise FormatError(
-                f"the value at {where} has the unknown type {type_name!r}",
+                f"the value at {_where(aad)} has the unknown type {type_name!r}",
                 "the file may come from a newer sops; upgrade secure-up",
             )
         if len(tag) != TAG_SIZE or not 8 <= len(iv) <= 128:
             raise IntegrityError(
-                f"the value at {where} has a truncated IV or tag",
+                f"the value at {_where(aad)} has a truncated IV or tag",
                 "the file was altered; restore it from version control",
             )
         try:
             plain = self._aead.decrypt(iv, data + tag, aad.encode())
         except InvalidTag:
             raise IntegrityError(
-                f"the value at {where} failed authentication: it was altered, moved to another "
-                "key, or encrypted with another data key",
+                f"the value at {_where(aad)} failed authentication: it was altered, moved to "
+                "another key, or encrypted with another data key",
                 "restore the file from version control; never edit ENC[...] values by hand",
             ) from None
         try:
-            value = decoder(plain)
+            value = (
+                plain.decode("utf-8", "surrogateescape") if type_name == "str" else decoder(plain)
+            )
         except (ValueError, UnicodeDecodeError):
             raise FormatError(
-                f"the value at {where} does not hold a valid {type_name}",
+                f"the value at {_where(aad)} does not hold a valid {type_name}",
                 "the file was written by a broken tool; re-encrypt it from its plaintext",
             ) from None
-        self._ivs[(aad, type_name, plain)] = iv
-        return value
+        if self._ivs is not None:
+            self._ivs[(aad, type_name, plain)] = iv
+        return value, plain
 
     def encrypt(self, value: Plaintext, aad: str) -> str:
         """The ``ENC[...]`` text of ``value`` stored at path ``aad``."""
         type_name, plain = type_and_bytes(value)
-        iv = self._ivs.get((aad, type_name, plain)) or os.urandom(IV_SIZE)
+        iv = (self._ivs or {}).get((aad, type_name, plain)) or os.urandom(IV_SIZE)
         sealed = self._aead.encrypt(iv, plain, aad.encode())
         data, tag = sealed[:-TAG_SIZE], sealed[-TAG_SIZE:]
-        return (
-            f"ENC[AES256_GCM,data:{_b64(data)},iv:{_b64(iv)},"
-            f"tag:{_b64(tag)},type:{type_name}]"
-        )
+        return f"ENC[AES256_GCM,data:{_b64(data)},iv:{_b64(iv)},tag:{_b64(tag)},type:{type_name}]"
+
+
+def _where(aad: str) -> str:
+    return aad.rstrip(":") or "(top level)"
+
+
+def _split_fields(text: str) -> tuple[str, str, str, str] | None:
+    """``(data, iv, tag, type)`` of an ``ENC[...]`` text, or None if it is malformed."""
+    if not (text.startswith(_ENC_DATA_PREFIX) and text.endswith("]")):
+        return None
+    parts = text[len(_ENC_DATA_PREFIX) : -1].split(",")
+    if len(parts) != 4:
+        return None
+    data, iv, tag, type_name = parts
+    if not (iv.startswith("iv:") and tag.startswith("tag:") and type_name.startswith("type:")):
+        return None
+    return data, iv[3:], tag[4:], type_name[5:]
 
 
 def _b64(data: bytes) -> str:
@@ -186,7 +206,6 @@ def _b64(data: bytes) -> str:
 
 def scalar_for_mac(value: Node | Comment) -> bytes | None:
     """The bytes an unencrypted leaf adds to the MAC, or None for nulls and comments."""
-    if value is None or isinstance(value, Comment):
+    if value is None or isinstance(value, Comment | list):
         return None
-    assert not isinstance(value, list)
     return plaintext_bytes(value)

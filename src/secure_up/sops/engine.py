@@ -16,7 +16,13 @@ from collections.abc import Callable
 from typing import Final
 
 from secure_up.errors import FormatError, IntegrityError, MacNotFoundError
-from secure_up.sops.cipher import Plaintext, ValueCipher, looks_encrypted, plaintext_bytes
+from secure_up.sops.cipher import (
+    ENC_PREFIX,
+    Plaintext,
+    ValueCipher,
+    looks_encrypted,
+    plaintext_bytes,
+)
 from secure_up.sops.metadata import Metadata
 from secure_up.sops.rules import CommentStack, EncryptionRule
 from secure_up.sops.tree import Branch, Comment, Documents, Node, Sequence
@@ -41,14 +47,21 @@ class _Walker:
         stack = [*stack, []]
         level = stack[-1]
         out = Branch()
+        append = out.append
+        should_encrypt, visit = self._rule.should_encrypt, self._visit
         for entry in branch:
             if isinstance(entry, Comment):
                 level.append(entry.text)
-                out.append(self._leaf(entry, path, stack, is_comment=True))  # type: ignore[arg-type]
+                append(self._leaf(entry, path, stack, is_comment=True))  # type: ignore[arg-type]
                 continue
             key, value = entry
-            out.append((key, self.value(value, [*path, key], stack)))
-            level.clear()
+            child = [*path, key]
+            if isinstance(value, str):  # the common case, kept on a short path
+                append((key, visit(value, child, should_encrypt(child, stack, False))))
+            else:
+                append((key, self.value(value, child, stack)))
+            if level:
+                level.clear()
         return out
 
     def sequence(self, sequence: Sequence, path: list[str], stack: CommentStack) -> Sequence:
@@ -100,6 +113,10 @@ class _MacHasher:
             return
         self._hash.update(plaintext_bytes(value))
 
+    def add_bytes(self, data: bytes) -> None:
+        """An encrypted leaf's plaintext bytes (always hashed)."""
+        self._hash.update(data)
+
     def hexdigest(self) -> str:
         return self._hash.hexdigest().upper()
 
@@ -115,6 +132,10 @@ def decrypt_documents(
     hasher = _MacHasher(metadata.mac_only_encrypted)
 
     def visit(value: Plaintext, path: list[str], encrypted: bool) -> Plaintext:
+        if encrypted and isinstance(value, str) and value.startswith(ENC_PREFIX):
+            plain, raw = cipher.decrypt_with_bytes(value, _aad(path))
+            hasher.add_bytes(raw)
+            return plain
         if encrypted:
             value = _decrypt_leaf(cipher, value, path)
         hasher.add(value, encrypted)
@@ -139,8 +160,7 @@ def _decrypt_leaf(cipher: ValueCipher, value: Plaintext, path: list[str]) -> Pla
             "must be encrypted: it was added or edited by hand",
             "restore the file from version control, or set values with `secure-up set`",
         )
-    assert isinstance(value, str)
-    return cipher.decrypt(value, _aad(path))
+    return cipher.decrypt(value, _aad(path))  # type: ignore[arg-type]
 
 
 def _verify_mac(metadata: Metadata, cipher: ValueCipher, computed: str) -> None:
@@ -166,9 +186,7 @@ def _verify_mac(metadata: Metadata, cipher: ValueCipher, computed: str) -> None:
         )
 
 
-def encrypt_documents(
-    documents: Documents, metadata: Metadata, cipher: ValueCipher
-) -> Documents:
+def encrypt_documents(documents: Documents, metadata: Metadata, cipher: ValueCipher) -> Documents:
     """The encrypted form of plaintext ``documents``; sets the MAC and ``lastmodified``.
 
     Values the cipher saw when the file was decrypted keep their IV, so their

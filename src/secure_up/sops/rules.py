@@ -63,7 +63,11 @@ class EncryptionRule:
         """Whether the value (or comment) at ``path`` is encrypted, as sops decides it."""
         kind = self.kind
         if kind == "unencrypted_suffix":
-            return not any(key.endswith(self.value) for key in path)
+            suffix = self.value
+            for key in path:
+                if key.endswith(suffix):
+                    return False
+            return True
         if kind == "encrypted_suffix":
             return any(key.endswith(self.value) for key in path)
         if kind == "unencrypted_regex":

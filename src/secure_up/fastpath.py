@@ -1,0 +1,92 @@
+"""Start-up without Typer for the commands that run in loops.
+
+Importing Typer and click costs about 40 ms, a third of what sops needs for a
+whole decrypt. ``secure-up decrypt FILE`` and ``secure-up run -- CMD`` run in
+CI loops and are benchmarked against sops, so when argv has one of their plain
+forms we call the very function the Typer command would call. Anything else —
+help, an unknown or abbreviated option, a malformed value — goes to Typer,
+which stays the only place that documents options and reports usage errors.
+``tests/unit/test_fastpath.py`` checks that every option here exists there.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FastCommand:
+    """The plain form of one command: its options and where its arguments go."""
+
+    target: str  # "module:function" called with the parsed keyword arguments
+    flags: dict[str, str] = field(default_factory=dict)  # option -> parameter (True if given)
+    options: dict[str, str] = field(default_factory=dict)  # option -> parameter (takes a value)
+    multi_options: dict[str, str] = field(default_factory=dict)  # repeatable -> list parameter
+    positional: str | None = None  # one required positional argument (a Path)
+    remainder: str | None = None  # everything after "--" (required, non-empty)
+
+    def call(self, arguments: dict[str, Any]) -> int | None:
+        module, _, name = self.target.partition(":")
+        function: Callable[..., int | None] = getattr(importlib.import_module(module), name)
+        return function(**arguments)
+
+
+COMMANDS: dict[str, FastCommand] = {
+    "decrypt": FastCommand(
+        target="secure_up.commands.crypt:decrypt",
+        flags={"--ignore-mac": "ignore_mac"},
+        options={
+            "--extract": "extract",
+            "--input-type": "input_type",
+            "--output-type": "output_type",
+        },
+        positional="path",
+    ),
+}
+
+
+def parse(args: Sequence[str]) -> tuple[FastCommand, dict[str, Any]] | None:
+    """The command and its arguments when ``args`` is a plain form, else None."""
+    if not args or args[0] not in COMMANDS:
+        return None
+    command = COMMANDS[args[0]]
+    arguments: dict[str, Any] = {name: [] for name in command.multi_options.values()}
+    positionals: list[str] = []
+    rest = list(args[1:])
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            if command.remainder is None or not rest:
+                return None
+            arguments[command.remainder] = rest
+            break
+        if not arg.startswith("-") or arg == "-":
+            positionals.append(arg)
+            continue
+        name, has_value, value = arg.partition("=")
+        if name in command.flags and not has_value:
+            arguments[command.flags[name]] = True
+        elif name in command.options or name in command.multi_options:
+            if not has_value:
+                if not rest:
+                    return None
+                value = rest.pop(0)
+            if name in command.options:
+                arguments[command.options[name]] = value
+            else:
+                arguments[command.multi_options[name]].append(value)
+        else:
+            return None  # help, an unknown option: Typer's job
+    if command.positional is not None:
+        if len(positionals) != 1:
+            return None
+        arguments[command.positional] = Path(positionals[0])
+    elif positionals:
+        return None
+    if command.remainder is not None and command.remainder not in arguments:
+        return None
+    return command, arguments

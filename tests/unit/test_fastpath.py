@@ -1,0 +1,54 @@
+"""The Typer-free fast path agrees with the Typer commands it stands in for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+
+from secure_up import fastpath
+from secure_up.cli import app
+
+
+def _typer_options(name: str) -> dict[str, str]:
+    group = typer.main.get_command(app)
+    command = group.commands[name]  # type: ignore[attr-defined]
+    return {
+        opt: param.name for param in command.params for opt in param.opts if opt.startswith("-")
+    }
+
+
+@pytest.mark.parametrize("name", sorted(fastpath.COMMANDS))
+def test_every_fast_option_is_a_typer_option_with_the_same_parameter(name: str) -> None:
+    spec = fastpath.COMMANDS[name]
+    options = _typer_options(name)
+    for table in (spec.flags, spec.options, spec.multi_options):
+        for option, parameter in table.items():
+            assert options.get(option) == parameter, option
+
+
+def test_plain_decrypt_is_parsed() -> None:
+    parsed = fastpath.parse(["decrypt", "--extract", '["a"]', "--ignore-mac", "f.yaml"])
+    assert parsed is not None
+    assert parsed[1] == {"extract": '["a"]', "ignore_mac": True, "path": Path("f.yaml")}
+    parsed = fastpath.parse(["decrypt", "--input-type=json", "f"])
+    assert parsed is not None
+    assert parsed[1]["input_type"] == "json"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["decrypt"],
+        ["decrypt", "--help", "f"],
+        ["decrypt", "-h"],
+        ["decrypt", "--extr", "x", "f"],
+        ["decrypt", "a", "b"],
+        ["decrypt", "--extract"],
+        ["encrypt", "f"],
+        [],
+    ],
+)
+def test_everything_else_goes_to_typer(args: list[str]) -> None:
+    assert fastpath.parse(args) is None
