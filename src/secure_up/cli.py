@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from secure_up.commands import crypt as commands
+from secure_up.commands import secrets as secret_commands
 from secure_up.sops.stores import FILE_TYPES
 
 EXIT_CODES_HELP = """
@@ -211,3 +212,161 @@ def filestatus(
     Nothing is decrypted; no key is needed.
     """
     commands.filestatus(file, input_type=input_type)
+
+
+@app.command(
+    name="set",
+    epilog="""Examples:\n\n
+  printf %s "$NEW_PASSWORD" | secure-up set secrets/environment.secrets DBPASS\n
+  secure-up set secrets/app.yaml '["database"]["password"]'     # asks twice, no echo\n
+  secure-up set --generate --length 40 --show secrets/environment.secrets API_TOKEN\n
+""",
+)
+def set_value(
+    file: Annotated[Path, typer.Argument(help="The sops file to change (locked while it is).")],
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="""KEY, or a sops path like '["db"]["password"]' (missing mappings are created). """
+            "In a binary file such as environment.secrets: the variable of its `export KEY=...` "
+            "line; in an INI file a plain KEY is in the default section."
+        ),
+    ],
+    generate: Annotated[
+        bool,
+        typer.Option(
+            "--generate", help="Store a random value from a cryptographic generator instead."
+        ),
+    ] = False,
+    length: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--length", help="Length of a generated value (default 32).", show_default=False
+        ),
+    ] = None,
+    charset: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--charset",
+            help="Characters of a generated value: alnum (default), "
+            "ascii (printable, no space) or hex.",
+            show_default=False,
+        ),
+    ] = None,
+    show: Annotated[
+        bool, typer.Option("--show", help="Print the generated value once on stdout.")
+    ] = False,
+    input_type: InputType = None,
+) -> None:
+    """Set one value, read from stdin when piped, else asked twice on the terminal without echo.
+
+    Never from the command line, where every user could read it in the process list.
+    One trailing newline of piped input is dropped (so `echo` works). Other values keep
+    their ciphertext, comments and key order stay; the file is replaced atomically.
+    """
+    secret_commands.set_value(
+        file,
+        key,
+        generate=generate,
+        length=length,
+        charset=charset,
+        show=show,
+        input_type=input_type,
+    )
+
+
+@app.command(
+    epilog="""Examples:\n\n
+  secure-up unset secrets/environment.secrets OLD_TOKEN\n
+  secure-up unset secrets/app.yaml '["database"]["password"]'\n
+""",
+)
+def unset(
+    file: Annotated[Path, typer.Argument(help="The sops file to change.")],
+    key: Annotated[str, typer.Argument(help="""KEY or a path like '["db"]["password"]'.""")],
+    input_type: InputType = None,
+) -> None:
+    """Remove one value. A key that is not there is an error: nothing is written."""
+    secret_commands.unset_value(file, key, input_type=input_type)
+
+
+@app.command(
+    epilog="""Examples:\n\n
+  secure-up rotate secrets/environment.secrets\n
+  secure-up rotate --rm-pgp 1E2F...9A0B secrets/*.yaml        # someone left: lock them out\n
+  secure-up rotate --add-pgp 5C6D...7E8F secrets/app.yaml\n
+""",
+)
+def rotate(
+    files: Annotated[list[Path], typer.Argument(help="The sops files to rotate.")],
+    add_pgp: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--add-pgp", help="Also encrypt to this fingerprint (repeatable).", show_default=False
+        ),
+    ] = None,
+    rm_pgp: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--rm-pgp", help="Stop encrypting to this fingerprint (repeatable).", show_default=False
+        ),
+    ] = None,
+    input_type: InputType = None,
+) -> None:
+    """Give each file a NEW data key and re-encrypt every value with it.
+
+    Do this when a key may have leaked or someone must lose access: whoever kept the
+    old data key cannot read values written after a rotate. (To only change who can
+    open the file, with the same data key, use `updatekeys`.) Files that also hold
+    age/KMS keys are refused: secure-up cannot wrap the new key for those.
+    """
+    secret_commands.rotate(files, add_pgp=add_pgp or [], rm_pgp=rm_pgp or [], input_type=input_type)
+
+
+@app.command(
+    epilog="""Examples:\n\n
+  secure-up updatekeys secrets/                # every sops file a creation rule matches\n
+  secure-up updatekeys -y secrets/environment.secrets\n
+""",
+)
+def updatekeys(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Sops files, or directories to search for sops files that a creation rule matches."
+        ),
+    ],
+    yes: Annotated[
+        bool,
+        typer.Option("-y", "--yes", help="Apply without asking (required without a terminal)."),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Sync each file's recipients with .sops.yaml, keeping the SAME data key.
+
+    Shows the change (+added / -removed fingerprints) and asks before writing.
+    Not a rotation: a removed recipient who kept a copy of the file (or its data
+    key) can still read it, and values do not change. To lock someone out, run
+    `secure-up rotate` afterwards. secure-up manages PGP recipients only.
+    """
+    secret_commands.updatekeys(paths, yes=yes, config=config)
+
+
+@app.command(
+    epilog="""Examples:\n\n
+  secure-up edit secrets/environment.secrets\n
+  EDITOR='code --wait' secure-up edit secrets/app.yaml\n
+""",
+)
+def edit(
+    file: Annotated[Path, typer.Argument(help="The sops file to edit.")],
+    input_type: InputType = None,
+) -> None:
+    """Edit the plaintext in $SECURE_UP_EDITOR, $EDITOR, vi or nano; encrypt it back on save.
+
+    The plaintext is a 0600 file in a private memory-backed directory, removed when
+    the editor closes, crashes, or secure-up is interrupted; the file stays locked
+    meanwhile. A syntax error reopens the editor with the message on top. Exit 200
+    (as sops) when nothing changed.
+    """
+    secret_commands.edit(file, input_type=input_type)
