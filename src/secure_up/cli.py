@@ -7,6 +7,7 @@ parser.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -227,7 +228,8 @@ def set_value(
     key: Annotated[
         str,
         typer.Argument(
-            help="""KEY, or a sops path like '["db"]["password"]' (missing mappings are created). """
+            help="""KEY, or a sops path like '["db"]["password"]' """
+            "(missing mappings are created). "
             "In a binary file such as environment.secrets: the variable of its `export KEY=...` "
             "line; in an INI file a plain KEY is in the default section."
         ),
@@ -370,3 +372,43 @@ def edit(
     (as sops) when nothing changed.
     """
     secret_commands.edit(file, input_type=input_type)
+
+
+@app.command(
+    epilog="""Examples:\n\n
+  secure-up doctor\n
+  secure-up doctor -s secrets/environment.secrets -s secrets/app.yaml\n
+  secure-up doctor --json | jq '.[] | select(.ok | not)'\n
+""",
+)
+def doctor(
+    secrets: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            "-s",
+            "--secrets",
+            metavar="FILE",
+            show_default=False,
+            help="A secrets file to check (repeatable). Default: SECURE_UP_SECRETS, else the "
+            "compose files' x-secure-up secrets, else secrets/environment.secrets.",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of {item, ok, detail, fix}.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Check that this machine can run secure-up, and say how to fix what is missing.
+
+    Checks gpg and its agent, which secret keys open which secrets files, the
+    compose command and its version, whether a Docker engine answers, and
+    which .sops.yaml applies. One line per item: OK, or the problem and the
+    fix. With SECURE_UP_GPG_KEY set it checks that key in a throw-away
+    keyring. Never asks for a passphrase; every check has a timeout. Exit 0
+    when all are OK, else 1.
+    """
+    from secure_up.commands.doctor import doctor as run_doctor
+
+    raise typer.Exit(
+        run_doctor(os.environ, json_output=json_output, secrets_files=secrets or [], config=config)
+    )

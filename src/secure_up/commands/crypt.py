@@ -6,21 +6,27 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from secure_up.atomic import atomic_write
 from secure_up.errors import ConfigError, FormatError, NotEncryptedError, UsageError
 from secure_up.extract import extract_value, parse_path
 from secure_up.keys.pgp import GnuPG
+from secure_up.keys.session import gpg_session
 from secure_up.sops.metadata import KeyGroup, Metadata, PgpKey
 from secure_up.sops.rules import DEFAULT_RULE, EncryptionRule, RuleKind
 from secure_up.sops.stores import file_type_for, store_for
 from secure_up.sopsfile import EncryptedFile, encrypt_new, read_input
 
 
-def gnupg_for(environ: Mapping[str, str]) -> GnuPG:
-    """The gpg to use for this run (the user's keyring; CI key handling wraps this)."""
-    return GnuPG(environ, interactive=sys.stdin.isatty())
+def gnupg_for(environ: Mapping[str, str]) -> AbstractContextManager[GnuPG]:
+    """The gpg for this run: a throw-away keyring from SECURE_UP_GPG_KEY, else the user's.
+
+    Use as ``with gnupg_for(environ) as gpg:``; leaving the block removes a
+    throw-away keyring and stops its agent.
+    """
+    return gpg_session(environ, interactive=sys.stdin.isatty())
 
 
 def _write_stdout(data: bytes) -> None:
@@ -41,7 +47,8 @@ def decrypt(
     components = parse_path(extract) if extract else None
     out_type = file_type_for(path, output_type or input_type)
     encrypted = EncryptedFile.read(path, input_type)
-    decrypted = encrypted.decrypt(gnupg_for(environ), verify_mac=not ignore_mac, for_rewrite=False)
+    with gnupg_for(environ) as gpg:
+        decrypted = encrypted.decrypt(gpg, verify_mac=not ignore_mac, for_rewrite=False)
     out_store = store_for(out_type)
     if components is not None:
         _write_stdout(out_store.dump_value(extract_value(decrypted.documents[0], components)))
@@ -148,7 +155,8 @@ def encrypt(
         binary=out_type == "binary",
     )
     data = read_input(path)
-    output = encrypt_new(data, file_type, metadata, gnupg_for(environ), out_type)
+    with gnupg_for(environ) as gpg:
+        output = encrypt_new(data, file_type, metadata, gpg, out_type)
     if in_place:
         atomic_write(path, output)
     else:

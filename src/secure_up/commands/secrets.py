@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -47,6 +48,7 @@ from secure_up.errors import (
 from secure_up.extract import parse_path
 from secure_up.keys.datakey import new_data_key, wrap_data_key
 from secure_up.keys.pgp import GnuPG
+from secure_up.keys.session import gpg_session
 from secure_up.locking import lock_timeout, locked
 from secure_up.private_dir import private_directory
 from secure_up.shellenv import format_shell_assignment, parse_shell_env
@@ -89,10 +91,10 @@ class Console:
         self.stderr.flush()
 
 
-def _gnupg(environ: Mapping[str, str], console: Console) -> GnuPG:
+def _gnupg(environ: Mapping[str, str], console: Console) -> AbstractContextManager[GnuPG]:
     # gpg's pinentry talks to the terminal, not to stdin: a piped value
     # (`... | secure-up set`) must not stop a passphrase prompt.
-    return GnuPG(environ, interactive=console.terminal is not None)
+    return gpg_session(environ, interactive=console.terminal is not None)
 
 
 @contextlib.contextmanager
@@ -143,7 +145,10 @@ def set_value(
         length=length,
         charset=charset,
     )
-    with _changing(path, environ, _gnupg(environ, console), input_type) as decrypted:
+    with (
+        _gnupg(environ, console) as gpg,
+        _changing(path, environ, gpg, input_type) as decrypted,
+    ):
         document = _first_document(decrypted, path)
         if file_type == "binary":
             _set_payload(document, path, lambda text: set_shell_variable(text, key, value, path))
@@ -175,7 +180,10 @@ def unset_value(
     console = console or Console.system()
     file_type = file_type_for(path, input_type)
     key_path = parse_key(key, file_type)
-    with _changing(path, environ, _gnupg(environ, console), input_type) as decrypted:
+    with (
+        _gnupg(environ, console) as gpg,
+        _changing(path, environ, gpg, input_type) as decrypted,
+    ):
         document = _first_document(decrypted, path)
         if file_type == "binary":
             _set_payload(document, path, lambda text: unset_shell_variable(text, key, path))
@@ -448,21 +456,42 @@ def rotate(
     console = console or Console.system()
     added = [_fingerprint(fp, "--add-pgp") for fp in add_pgp]
     removed = [_fingerprint(fp, "--rm-pgp") for fp in rm_pgp]
-    gpg = _gnupg(environ, console)
-    for path in paths:
-        with _changing(path, environ, gpg, input_type) as decrypted:
-            metadata = decrypted.source.metadata
-            _refuse_keys_we_cannot_wrap(metadata, path)
-            _change_recipients(metadata, added, removed, path)
-            data_key = new_data_key()
-            wrap_data_key(metadata, data_key, gpg)
-            # A fresh cipher remembers no IVs: every value gets a new one.
-            documents = encrypt_documents(decrypted.documents, metadata, ValueCipher(data_key))
-            atomic_write(
-                _real(path), decrypted.source.store.dump_encrypted(documents, metadata.to_raw())
+    with _gnupg(environ, console) as gpg:
+        for path in paths:
+            _rotate_one(
+                path,
+                added,
+                removed,
+                gpg=gpg,
+                input_type=input_type,
+                environ=environ,
+                console=console,
             )
-        recipients = ", ".join(key.fingerprint for key in metadata.pgp_keys)
-        console.note(f"{path}: new data key, every value re-encrypted; recipients: {recipients}")
+
+
+def _rotate_one(
+    path: Path,
+    added: list[str],
+    removed: list[str],
+    *,
+    gpg: GnuPG,
+    input_type: str | None,
+    environ: Mapping[str, str],
+    console: Console,
+) -> None:
+    with _changing(path, environ, gpg, input_type) as decrypted:
+        metadata = decrypted.source.metadata
+        _refuse_keys_we_cannot_wrap(metadata, path)
+        _change_recipients(metadata, added, removed, path)
+        data_key = new_data_key()
+        wrap_data_key(metadata, data_key, gpg)
+        # A fresh cipher remembers no IVs: every value gets a new one.
+        documents = encrypt_documents(decrypted.documents, metadata, ValueCipher(data_key))
+        atomic_write(
+            _real(path), decrypted.source.store.dump_encrypted(documents, metadata.to_raw())
+        )
+    recipients = ", ".join(key.fingerprint for key in metadata.pgp_keys)
+    console.note(f"{path}: new data key, every value re-encrypted; recipients: {recipients}")
 
 
 def _fingerprint(text: str, option: str) -> str:
@@ -605,12 +634,12 @@ def updatekeys(
     environ = os.environ if environ is None else environ
     console = console or Console.system()
     sops_config = _load_sops_config(cwd or Path.cwd(), config, environ)
-    gpg = _gnupg(environ, console)
     targets = list(_update_targets(paths, sops_config))
     if not targets:
         console.note("no sops files matched by a creation rule were found")
-    for path, rule in targets:
-        _update_one(path, rule, yes=yes, environ=environ, console=console, gpg=gpg)
+    with _gnupg(environ, console) as gpg:
+        for path, rule in targets:
+            _update_one(path, rule, yes=yes, environ=environ, console=console, gpg=gpg)
 
 
 def _load_sops_config(cwd: Path, config: Path | None, environ: Mapping[str, str]) -> SopsConfig:
@@ -771,7 +800,10 @@ def edit(
     console = console or Console.system()
     command = editor_command(environ)
     file_type = file_type_for(path, input_type)
-    with _changing(path, environ, _gnupg(environ, console), input_type) as decrypted:
+    with (
+        _gnupg(environ, console) as gpg,
+        _changing(path, environ, gpg, input_type) as decrypted,
+    ):
         store = decrypted.source.store
         original = store.dump_plain(decrypted.documents)
         session = _EditSession(command, environ, console, file_type, original)

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType
-from typing import Final
+from typing import Any, Final
 
 from secure_up.errors import InputFileError, NoKeyError, UsageError
 from secure_up.keys.pgp import GnuPG
@@ -195,15 +195,15 @@ def _import_secret_key(gpg: GnuPG, key_data: bytes, source: str) -> None:
 def _ephemeral_home(environ: Mapping[str, str]) -> Iterator[Path]:
     """A fresh GNUPGHOME; on exit its agent is stopped and it is removed, signals held meanwhile."""
     home_stack = contextlib.ExitStack()
-    with _signals_held():
-        _remove_orphaned_homes(environ)
-        # A short path: gpg-agent's socket lives in it, and socket paths are short.
-        home = home_stack.enter_context(
-            private_directory(environ, prefix=f"{HOME_PREFIX}{os.getpid()}-")
-        )
-        home_stack.callback(_stop_agent, home, environ)
+    try:  # entered first: a signal held below may fire the moment it is released
+        with _signals_held():
+            _remove_orphaned_homes(environ)
+            # A short path: gpg-agent's socket lives in it, and socket paths are short.
+            home = home_stack.enter_context(
+                private_directory(environ, prefix=f"{HOME_PREFIX}{os.getpid()}-")
+            )
+            home_stack.callback(_stop_agent, home, environ)
         (home / "gpg-agent.conf").write_text("allow-loopback-pinentry\n")
-    try:
         yield home
     finally:
         with _signals_held():
@@ -216,10 +216,8 @@ def _stop_agent(home: Path, environ: Mapping[str, str]) -> None:
 
 def _remove_orphaned_homes(environ: Mapping[str, str]) -> None:
     """Remove ephemeral homes (with their keys) of runs that died without cleaning up."""
-    bases = {
-        memory_backed_base(environ) or Path(tempfile.gettempdir()),
-        Path(tempfile.gettempdir()),
-    }
+    temp = Path(tempfile.gettempdir())  # where private_directory falls back to
+    bases = {memory_backed_base(environ) or temp, temp}
     pattern = re.compile(rf"{re.escape(HOME_PREFIX)}(\d+)-")
     for base in bases:
         with contextlib.suppress(OSError):
@@ -242,8 +240,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, and someone else's
+        pass
     return True
 
 
@@ -281,8 +279,10 @@ def _unwind_on_signals() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
         raise SystemExit(128 + signum)
 
-    previous = {signum: signal.signal(signum, unwind) for signum in UNWIND_SIGNALS}
+    previous: dict[signal.Signals, Any] = {}  # handlers as signal.signal returns them
     try:
+        for signum in UNWIND_SIGNALS:
+            previous[signum] = signal.signal(signum, unwind)
         yield
     finally:
         for signum, handler in previous.items():

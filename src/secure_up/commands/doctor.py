@@ -1,0 +1,262 @@
+"""``doctor``: is this machine ready for secure-up? Per item: OK, or the problem and the fix.
+
+It checks what a run needs, in the order a run needs it: gpg and its agent,
+the secret keys and which secrets files they open, the compose command, a
+Docker engine, and the ``.sops.yaml`` that applies. It uses the same keyring a
+command would (an ephemeral one when ``SECURE_UP_GPG_KEY`` is set). Every
+check has a timeout and gpg is never allowed to ask for a passphrase, so
+doctor never hangs; it answers the same way with or without a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TextIO
+
+from secure_up.errors import SecureUpError
+from secure_up.keys.pgp import GnuPG, SecretKey
+from secure_up.keys.session import KEY_VARIABLE, gpg_session, key_variable_set
+
+#: Seconds a probe (docker, compose) may take before we call it hung.
+PROBE_TIMEOUT = 10.0
+#: ``docker info`` waits for an engine that is not there; give up sooner.
+ENGINE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one item; ``fix`` says what to do when it is not OK."""
+
+    item: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        if self.ok:
+            return f"OK    {self.item}: {self.detail}"
+        return f"FAIL  {self.item}: {self.detail}" + (f"; fix: {self.fix}" if self.fix else "")
+
+
+def doctor(
+    environ: Mapping[str, str],
+    *,
+    json_output: bool,
+    secrets_files: Sequence[Path] = (),
+    config: Path | None = None,
+    cwd: Path | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Print every check (text, or a JSON list with ``--json``); 0 when all are OK, else 1.
+
+    ``secrets_files`` are the files given with ``-s``; without them doctor
+    checks the files a run would use (``SECURE_UP_SECRETS``, the compose
+    files' ``x-secure-up``, else ``secrets/environment.secrets``).
+    """
+    cwd = cwd or Path.cwd()
+    out = out or sys.stdout
+    checks: list[Check] = []
+    for check in run_checks(environ, secrets_files=secrets_files, config=config, cwd=cwd):
+        checks.append(check)
+        if not json_output:
+            out.write(check.line() + "\n")
+            out.flush()
+    if json_output:
+        out.write(json.dumps([asdict(check) for check in checks], indent=2) + "\n")
+    return 0 if all(check.ok for check in checks) else 1
+
+
+def run_checks(
+    environ: Mapping[str, str], *, secrets_files: Sequence[Path], config: Path | None, cwd: Path
+) -> Iterator[Check]:
+    """Every check, as each finishes (so a slow one shows what came before it)."""
+    yield from _gpg_checks(environ, _secrets_files(environ, secrets_files, cwd))
+    probes = _Probes(environ)
+    yield _compose_check(probes)
+    yield _engine_check(probes)
+    yield _config_check(environ, config, cwd)
+
+
+def _secrets_files(
+    environ: Mapping[str, str], explicit: Sequence[Path], cwd: Path
+) -> list[Path] | SecureUpError:
+    """The files a run would decrypt, or why they cannot be found."""
+    from secure_up.compose import find_compose_files, find_secrets_files
+
+    try:
+        compose_files = find_compose_files(cwd, (), environ)
+    except SecureUpError:
+        compose_files = []  # no compose file: secrets can still be named otherwise
+    try:
+        return find_secrets_files(explicit, environ, compose_files, cwd=cwd)
+    except SecureUpError as error:
+        return error
+
+
+def _gpg_checks(
+    environ: Mapping[str, str], secrets_files: list[Path] | SecureUpError
+) -> Iterator[Check]:
+    try:
+        with gpg_session(environ, interactive=False) as gpg:
+            version = ".".join(map(str, gpg.version))
+            yield Check("gpg", True, f"GnuPG {version}")
+            try:
+                gpg.start_agent()
+            except SecureUpError as error:
+                yield Check("gpg-agent", False, error.what, error.fix)
+                return  # without an agent, gpg cannot use a secret key
+            yield Check("gpg-agent", True, f"answers for {gpg.home}")
+            keys = gpg.secret_keys()
+            yield _keys_check(environ, gpg, keys)
+            yield from _secrets_file_checks(gpg, keys, secrets_files)
+    except SecureUpError as error:
+        yield Check("gpg", False, error.what, error.fix)
+
+
+def _keys_check(environ: Mapping[str, str], gpg: GnuPG, keys: list[SecretKey]) -> Check:
+    where = gpg.home
+    if key_variable_set(environ):
+        where = f"the ephemeral keyring made from {KEY_VARIABLE} ({where})"
+    if not keys:
+        return Check(
+            "secret keys",
+            False,
+            f"none in {where}",
+            "import your secret key (gpg --import KEYFILE), or in CI set SECURE_UP_GPG_KEY "
+            "to the output of `gpg --export-secret-keys --armor FINGERPRINT`",
+        )
+    return Check("secret keys", True, f"in {where}: " + ", ".join(k.describe() for k in keys))
+
+
+def _secrets_file_checks(
+    gpg: GnuPG, keys: list[SecretKey], secrets_files: list[Path] | SecureUpError
+) -> Iterator[Check]:
+    if isinstance(secrets_files, SecureUpError):
+        yield Check("secrets files", False, secrets_files.what, secrets_files.fix)
+        return
+    if not secrets_files:
+        yield Check(
+            "secrets files",
+            True,
+            "none named (-s, SECURE_UP_SECRETS, x-secure-up in the compose file) and no "
+            "secrets/environment.secrets",
+        )
+    for path in secrets_files:
+        yield _secrets_file_check(gpg, keys, path)
+
+
+def _secrets_file_check(gpg: GnuPG, keys: list[SecretKey], path: Path) -> Check:
+    """Which of our keys can open ``path``: proven by opening its data key, then forgotten."""
+    from secure_up.keys.datakey import open_data_key
+    from secure_up.sopsfile import EncryptedFile
+
+    item = f"secrets file {path}"
+    try:
+        metadata = EncryptedFile.read(path).metadata
+        open_data_key(metadata, gpg)
+    except SecureUpError as error:
+        return Check(item, False, _one_line(error.what), error.fix)
+    recipients = [key.fingerprint for group in metadata.key_groups for key in group.pgp]
+    openers = [key.describe() for key in keys if any(key.matches(fp) for fp in recipients)]
+    return Check(item, True, "opened by " + (", ".join(openers) or "a key of this keyring"))
+
+
+class _Probes:
+    """Runs probes in the environment of the run, each argv once, with a timeout."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = dict(environ)
+        self._answers: dict[tuple[str, ...], tuple[int, str]] = {}
+
+    def which(self, name: str) -> str | None:
+        return shutil.which(name, path=self.environ.get("PATH"))
+
+    def run(self, argv: Sequence[str], timeout: float = PROBE_TIMEOUT) -> tuple[int, str]:
+        """Exit code and combined output; 124 when it timed out, 127 when it cannot run."""
+        key = tuple(argv)
+        if key not in self._answers:
+            self._answers[key] = self._run(key, timeout)
+        return self._answers[key]
+
+    def _run(self, argv: tuple[str, ...], timeout: float) -> tuple[int, str]:
+        try:
+            result = subprocess.run(  # noqa: S603 - fixed probes, no user input in argv
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                env=self.environ,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return 124, f"no answer within {timeout:.0f} s"
+        except OSError as error:
+            return 127, error.strerror or "cannot run"
+        return result.returncode, (result.stdout + result.stderr).decode(errors="replace").strip()
+
+
+def _one_line(text: str) -> str:
+    """A multi-line explanation (a list of recipients, say) as one line."""
+    return "; ".join(line.strip(" -:") for line in text.splitlines() if line.strip(" -:"))
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def _compose_check(probes: _Probes) -> Check:
+    from secure_up.compose import find_compose_command
+
+    try:
+        command = find_compose_command(
+            probes.environ, probe=lambda argv: probes.run(argv)[0] == 0, which=probes.which
+        )
+    except SecureUpError as error:
+        return Check("compose", False, error.what, error.fix)
+    code, output = probes.run((*command, "version"))
+    if code != 0:
+        return Check(
+            "compose",
+            False,
+            f"`{' '.join(command)} version` failed: {_first_line(output)}",
+            "reinstall Docker Compose",
+        )
+    return Check("compose", True, f"{' '.join(command)}: {_first_line(output)}")
+
+
+def _engine_check(probes: _Probes) -> Check:
+    docker = probes.which("docker") or "docker"
+    code, output = probes.run((docker, "info", "--format", "{{.ServerVersion}}"), ENGINE_TIMEOUT)
+    if code == 0 and output:
+        return Check("docker engine", True, f"Docker engine {_first_line(output)} answers")
+    where = probes.environ.get("DOCKER_HOST") or "the default socket (/var/run/docker.sock)"
+    return Check(
+        "docker engine",
+        False,
+        f"no Docker engine answers at {where}: {output.splitlines()[-1] if output else code}",
+        "start the engine (systemctl start docker, or Docker Desktop), check DOCKER_HOST and "
+        "DOCKER_CONTEXT, and that your user may use it (the docker group)",
+    )
+
+
+def _config_check(environ: Mapping[str, str], explicit: Path | None, cwd: Path) -> Check:
+    from secure_up.config import find_config, load_config
+
+    try:
+        path = find_config(cwd, explicit, environ)
+        if path is None:
+            return Check(
+                ".sops.yaml", True, f"none in {cwd} or above (needed only to encrypt new files)"
+            )
+        rules = load_config(path).creation_rules
+    except SecureUpError as error:
+        return Check(".sops.yaml", False, error.what, error.fix)
+    if rules is None:
+        return Check(".sops.yaml", True, f"{path} (no creation_rules: sops ignores it)")
+    return Check(".sops.yaml", True, f"{path} ({len(rules)} creation rule(s))")
