@@ -131,9 +131,7 @@ def parse_time(text: object) -> datetime:
             f"the sops metadata has an invalid lastmodified time {value!r}", _FIX_DAMAGED
         ) from None
     if moment.tzinfo is None:
-        raise FormatError(
-            f"the sops metadata time {value!r} has no time zone", _FIX_DAMAGED
-        )
+        raise FormatError(f"the sops metadata time {value!r} has no time zone", _FIX_DAMAGED)
     return moment
 
 
@@ -143,9 +141,7 @@ def _as_int(value: object, name: str) -> int:
     try:
         return int(value)  # type: ignore[call-overload,no-any-return]
     except (TypeError, ValueError):
-        raise FormatError(
-            f"the sops metadata field {name} is not a number", _FIX_DAMAGED
-        ) from None
+        raise FormatError(f"the sops metadata field {name} is not a number", _FIX_DAMAGED) from None
 
 
 def _as_bool(value: object) -> bool:

@@ -99,7 +99,7 @@ class Branch(list[Item | Comment]):
         return True
 
 
-class Sequence(list[Union[Node, Comment]]):
+class Sequence(list[Union[Node, Comment]]):  # noqa: UP007
     """A list value; it may hold comments between its elements."""
 
     __slots__ = ()

@@ -1,0 +1,82 @@
+"""What a secrets file yields: environment variables for the child process.
+
+- dotenv, YAML, JSON and INI sops files: their top-level keys (a nested value is
+  an error naming the key: an environment variable holds text, not a tree);
+- a binary sops file such as the book's ``environment.secrets``: its plaintext
+  parsed as a shell env file, exactly as ``source`` would set the variables
+  (sops' own ``exec-env`` yields a single variable ``data`` here).
+
+Later files win over earlier ones, name by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from secure_up.errors import FormatError
+from secure_up.keys.pgp import GnuPG
+from secure_up.secret_values import SecretValues
+from secure_up.shellenv import parse_shell_env
+from secure_up.sops.cipher import format_float
+from secure_up.sops.tree import Branch, Documents, Node, from_bytes
+from secure_up.sops.tree import Sequence as TreeSequence
+from secure_up.sopsfile import EncryptedFile
+
+
+def load_secret_values(paths: Sequence[Path], gpg: GnuPG) -> SecretValues:
+    """Decrypt every file in memory and merge their variables (later files win)."""
+    merged = SecretValues()
+    for path in paths:
+        encrypted = EncryptedFile.read(path)
+        decrypted = encrypted.decrypt(gpg, for_rewrite=False)
+        if encrypted.file_type == "binary":
+            payload = decrypted.documents[0].get("data")
+            values = parse_shell_env(payload if isinstance(payload, str) else "", str(path))
+        else:
+            values = variables_of(decrypted.documents, path)
+        for name, value in values.items():
+            _check_variable(name, value, path)
+        merged = merged.merged(SecretValues(values, {name: str(path) for name in values}))
+    return merged
+
+
+def variables_of(documents: Documents, path: Path) -> dict[str, str]:
+    """The top-level keys of a structured file as environment variables."""
+    values: dict[str, str] = {}
+    for document in documents:
+        for key, value in document.items_only():
+            values[key] = _as_text(key, value, path)
+    return values
+
+
+def _as_text(key: str, value: Node, path: Path) -> str:
+    if isinstance(value, Branch | TreeSequence):
+        kind = "map" if isinstance(value, Branch) else "list"
+        raise FormatError(
+            f"{path}: the value of {key} is a nested {kind}, which cannot be an environment "
+            "variable",
+            "keep secrets for the environment at the top level of the file, one key per variable",
+        )
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format_float(value)
+    if isinstance(value, bytes):
+        return from_bytes(value)
+    return str(value)
+
+
+def _check_variable(name: str, value: str, path: Path) -> None:
+    if not name or "=" in name or "\0" in name:
+        raise FormatError(
+            f"{path}: the key {name!r} cannot be an environment variable name",
+            "rename it: names may not be empty or contain '=' or NUL",
+        )
+    if "\0" in value:
+        raise FormatError(
+            f"{path}: the value of {name} contains a NUL byte, which no environment can carry",
+            "store that value base64-encoded and decode it in the container",
+        )
