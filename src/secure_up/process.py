@@ -1,0 +1,442 @@
+"""The only module that spawns or execs a child, and the only one that builds its environment.
+
+Decrypted values reach the child through its environment and nowhere else:
+never through an argv (callers build the argv from names only; nothing here
+adds to it), never through our own ``os.environ``.
+
+Two ways to run the child:
+
+- :func:`exec_child` replaces this process with the child (``execvpe``): nothing
+  of ours stays in memory, and exit codes, signals and the terminal are the
+  child's without any relaying. Used whenever no output has to be masked.
+- :func:`run_child` spawns the child and stays as its parent to mask its
+  output: each of its stdout/stderr goes through a pipe, or through a pty of
+  its own when ours is a terminal (so colours and progress bars still work),
+  then through a :class:`~secure_up.masking.Masker` to our stdout/stderr. Its
+  stdin is ours, so ``secure-up compose -- exec -T db psql < dump.sql`` works.
+  Signals are relayed (see :data:`FORWARDED_SIGNALS` and :func:`run_child`) and
+  the exit status is the child's, ``128 + N`` when signal N killed it.
+
+Under GitHub Actions, :func:`announce_to_github_actions` registers each value
+with the runner's log masker first.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import termios
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import NoReturn
+
+from secure_up.errors import SecureUpError
+from secure_up.masking import MIN_LENGTH, Masker, value_lines
+from secure_up.secret_values import SecretValues
+
+#: What a pristine environment keeps of ours: enough to find programs, reach the
+#: Docker engine (socket paths, contexts, TLS, ssh:// hosts through the agent)
+#: and print text as the user expects. Everything else is left behind so that
+#: no stray variable of the caller's shell fills a ``${VAR}`` in a compose file.
+#: Proxy settings are left behind too (they may carry credentials).
+PRISTINE_NAMES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TERM",
+        "COLORTERM",
+        "NO_COLOR",
+        "TZ",
+        "TMPDIR",
+        "XDG_RUNTIME_DIR",  # rootless Docker's socket lives there
+        "SSH_AUTH_SOCK",  # DOCKER_HOST=ssh://... and `build --ssh` use the agent
+        "DOCKER_HOST",
+        "DOCKER_CONFIG",
+        "DOCKER_CONTEXT",
+        "DOCKER_CERT_PATH",
+        "DOCKER_TLS_VERIFY",
+    }
+)
+#: Name prefixes a pristine environment keeps: locale and Compose's own settings.
+PRISTINE_PREFIXES = ("LC_", "COMPOSE_")
+
+#: Relayed to the child as they come. SIGINT is handled apart (see run_child).
+FORWARDED_SIGNALS = (
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
+
+_Handler = Callable[[int, FrameType | None], None]
+
+_READ_SIZE = 65536
+#: How often we look whether the child has exited while its output is open.
+_POLL_SECONDS = 0.25
+#: After the child exited, how long its output may stay silent before we stop
+#: reading (a grandchild it left behind may hold the pipe open forever).
+_LINGER_SECONDS = 1.0
+
+
+class ChildStartError(SecureUpError):
+    """The program to run could not be started (not found, not executable)."""
+
+
+class ChildEnvironment(dict[str, str]):
+    """The child's environment: a plain ``dict`` whose ``repr`` hides values.
+
+    It holds decrypted values, so a stray log line or a failed assertion must not print it.
+    """
+
+    def __repr__(self) -> str:
+        return f"ChildEnvironment(names={sorted(self)!r}, values=<hidden>)"
+
+    __str__ = __repr__
+
+
+def child_environment(
+    base: Mapping[str, str], secrets: SecretValues, *, pristine: bool
+) -> ChildEnvironment:
+    """``base`` (all of it, or only :data:`PRISTINE_NAMES`) plus ``secrets``, which win.
+
+    Pure: reads ``base``, never ``os.environ``, and changes neither.
+    """
+    kept = {name: value for name, value in base.items() if not pristine or _is_pristine(name)}
+    for name in secrets:
+        _check_environment_entry(name, secrets)
+    return ChildEnvironment({**kept, **secrets})
+
+
+def _is_pristine(name: str) -> bool:
+    return name in PRISTINE_NAMES or name.startswith(PRISTINE_PREFIXES)
+
+
+def _check_environment_entry(name: str, secrets: SecretValues) -> None:
+    """Refuse what an environment cannot carry, naming the key (never the value)."""
+    origin = secrets.origin(name) or "the secrets"
+    if not name or "=" in name or "\0" in name:
+        raise ChildStartError(
+            f"{name!r} in {origin} cannot be an environment variable name",
+            fix="rename the key to letters, digits and underscores",
+        )
+    if "\0" in secrets[name]:
+        raise ChildStartError(
+            f"the value of {name} in {origin} contains a NUL character, "
+            "which an environment variable cannot hold",
+            fix=f"remove the NUL character from {name}, or store the value base64-encoded",
+        )
+
+
+def add_mask_commands(values: Iterable[str]) -> bytes:
+    """GitHub Actions ``::add-mask::`` workflow commands for ``values``, one per line.
+
+    A multi-line value is also registered line by line: the runner masks its log
+    a line at a time. Values (and lines) shorter than :data:`MIN_LENGTH` are
+    skipped, as the masker skips them.
+    """
+    registered: dict[str, None] = {}  # ordered, without repeats
+    for value in values:
+        registered.update(dict.fromkeys([value, *value_lines(value)]))
+    lines = [
+        f"::add-mask::{_github_escape(text)}\n"
+        for text in registered
+        if len(text.encode("utf-8", "surrogateescape")) >= MIN_LENGTH
+    ]
+    return "".join(lines).encode("utf-8", "surrogateescape")
+
+
+def _github_escape(text: str) -> str:
+    """Escape command data the way the runner unescapes it."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def announce_to_github_actions(
+    base: Mapping[str, str], secrets: SecretValues, *, out: int = 1
+) -> bool:
+    """Under GitHub Actions (``GITHUB_ACTIONS=true`` in ``base``), print ``::add-mask::`` lines.
+
+    This is the one place a value is ever printed: to ``out`` (our stdout, which
+    the runner reads), in GitHub's own protocol, before the child can print it,
+    so the runner hides it in the job log. Returns whether it printed.
+    """
+    if base.get("GITHUB_ACTIONS") != "true":
+        return False
+    sys.stdout.flush()  # keep anything we printed before in order
+    _write_all(out, add_mask_commands(secrets.values()))
+    return True
+
+
+def launch(
+    argv: Sequence[str],
+    base: Mapping[str, str],
+    secrets: SecretValues,
+    *,
+    pristine: bool,
+    mask: bool,
+) -> int:
+    """Run ``argv`` with ``secrets`` in its environment: the one call the CLI makes.
+
+    Execs the child (never returns) unless ``mask`` asks for masking and some
+    value is long enough to mask; then runs it and returns its exit status.
+    """
+    env = child_environment(base, secrets, pristine=pristine)
+    announce_to_github_actions(base, secrets)
+    masker = Masker(secrets.values()) if mask else None
+    if masker is None or not masker.active:
+        exec_child(argv, env)
+    return run_child(argv, env, mask=masker)
+
+
+def exec_child(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    """Replace this process with ``argv`` (looked up on ``env``'s PATH).
+
+    Python ignores SIGPIPE and SIGXFSZ for itself; an exec'd program would
+    inherit that, so both go back to their defaults first.
+    """
+    _require_argv(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    previous = {n: signal.signal(n, signal.SIG_DFL) for n in (signal.SIGPIPE, signal.SIGXFSZ)}
+    try:
+        os.execvpe(argv[0], list(argv), env)  # noqa: S606 -- no shell, on purpose
+    except OSError as error:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        raise _start_error(argv[0], error) from None
+
+
+def run_child(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    mask: Masker | None,
+    stdin: int | None = None,
+    stdout: int = 1,
+    stderr: int = 2,
+) -> int:
+    """Run ``argv`` as our child, copy its output masked, and return its exit status.
+
+    ``stdin`` is an fd for the child (default: ours). ``stdout``/``stderr`` are
+    our fds the child's output is copied to, each through a masker of its own.
+    With ``mask=None`` the child writes to them directly.
+
+    Signals: :data:`FORWARDED_SIGNALS` are relayed to the child. SIGINT is relayed
+    only when we are not in the foreground of a terminal: there, Ctrl-C already
+    reaches the child (it is in our process group) and Compose treats a second
+    SIGINT as "kill now". Each signal we receive is relayed once.
+    """
+    _require_argv(argv)
+    outputs = [] if mask is None else [_Output.open(fd, mask.fresh()) for fd in (stdout, stderr)]
+    child_fds = [output.child_fd for output in outputs] or [stdout, stderr]
+    with _relayed_signals(outputs) as relay:
+        try:
+            child = subprocess.Popen(  # noqa: S603 -- argv comes from the caller, never a shell
+                list(argv), env=env, stdin=stdin, stdout=child_fds[0], stderr=child_fds[1]
+            )
+        except OSError as error:
+            for output in outputs:
+                output.close()
+            raise _start_error(argv[0], error) from None
+        finally:
+            for output in outputs:
+                output.close_child_end()
+        relay.attach(child)
+        _copy_output(child, outputs)
+        return exit_status(child.wait())
+
+
+def probe(argv: Sequence[str], *, timeout: float = 15) -> bool:
+    """Whether ``argv`` runs and exits 0 (output discarded), e.g. ``docker compose version``."""
+    try:
+        completed = subprocess.run(  # noqa: S603 -- a fixed probe command, no shell
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return completed.returncode == 0
+
+
+def exit_status(returncode: int) -> int:
+    """A shell's view of a child's status: the code, or 128 + N when killed by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _require_argv(argv: Sequence[str]) -> None:
+    if not argv:
+        raise ChildStartError("no command to run", fix="name the program after `--`")
+
+
+def _start_error(program: str, error: OSError) -> ChildStartError:
+    if error.errno == errno.ENOENT:
+        return ChildStartError(
+            f"{program} was not found", fix=f"install {program}, or put it on PATH"
+        )
+    reason = os.strerror(error.errno) if error.errno else type(error).__name__
+    return ChildStartError(f"{program} could not be started: {reason}")
+
+
+class _Output:
+    """One output stream of the child: where it writes, where we read and copy to."""
+
+    def __init__(self, read_fd: int, child_fd: int, destination: int, masker: Masker) -> None:
+        self.read_fd = read_fd
+        self.child_fd: int | None = child_fd
+        self.destination = destination
+        self.masker = masker
+        self.is_pty = os.isatty(destination)
+
+    @classmethod
+    def open(cls, destination: int, masker: Masker) -> _Output:
+        """A pty sized like ``destination`` when that is a terminal, else a pipe."""
+        if not os.isatty(destination):
+            read_fd, child_fd = os.pipe()
+            return cls(read_fd, child_fd, destination, masker)
+        read_fd, child_fd = os.openpty()
+        attributes = termios.tcgetattr(child_fd)
+        attributes[1] &= ~termios.OPOST  # pass "\n" as is: our own terminal adds the "\r"
+        termios.tcsetattr(child_fd, termios.TCSANOW, attributes)
+        output = cls(read_fd, child_fd, destination, masker)
+        output.match_window_size()
+        return output
+
+    def match_window_size(self) -> None:
+        """Give the pty our terminal's size (at the start and on SIGWINCH)."""
+        try:
+            termios.tcsetwinsize(self.read_fd, termios.tcgetwinsize(self.destination))
+        except termios.error:
+            pass  # our output is no terminal any more: keep the old size
+
+    def pump(self) -> bool:
+        """Copy what is there; False at the end of the stream or when nobody reads ours."""
+        try:
+            data = os.read(self.read_fd, _READ_SIZE)
+        except OSError as error:
+            if error.errno != errno.EIO:  # EIO: a pty whose child side is all closed
+                raise
+            data = b""
+        return bool(data) and _write_all(self.destination, self.masker.feed(data))
+
+    def finish(self) -> None:
+        """Print what the masker still holds and stop reading."""
+        _write_all(self.destination, self.masker.flush())
+        self.close()
+
+    def close_child_end(self) -> None:
+        if self.child_fd is not None:
+            os.close(self.child_fd)
+            self.child_fd = None
+
+    def close(self) -> None:
+        """Stop reading: a child still writing then gets EPIPE (or EIO), as in a pipeline."""
+        self.close_child_end()
+        os.close(self.read_fd)
+
+
+def _copy_output(child: subprocess.Popen[bytes], outputs: list[_Output]) -> None:
+    """Copy every output until it ends, or falls silent once the child has exited."""
+    with selectors.DefaultSelector() as selector:
+        for output in outputs:
+            selector.register(output.read_fd, selectors.EVENT_READ, output)
+        while selector.get_map():
+            exited = child.poll() is not None
+            events = selector.select(_LINGER_SECONDS if exited else _POLL_SECONDS)
+            if exited and not events:
+                break
+            for key, _ in events:
+                if not key.data.pump():
+                    selector.unregister(key.fd)
+                    key.data.finish()
+        for key in list(selector.get_map().values()):
+            key.data.finish()
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    """Write all of ``data``; False when the reader has gone (EPIPE)."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BrokenPipeError:
+            return False
+        view = view[written:]
+    return True
+
+
+class _SignalRelay:
+    """Relays signals to the child; those that come before it exists wait for it."""
+
+    def __init__(self, outputs: list[_Output]) -> None:
+        self._child: subprocess.Popen[bytes] | None = None
+        self._waiting: list[int] = []
+        self._ptys = [output for output in outputs if output.is_pty]
+
+    def attach(self, child: subprocess.Popen[bytes]) -> None:
+        self._child = child
+        for number in self._waiting:
+            child.send_signal(number)
+        self._waiting.clear()
+
+    def relay(self, number: int, _frame: FrameType | None = None) -> None:
+        if number == signal.SIGWINCH:
+            self._resize_ptys()
+        if self._child is None:
+            self._waiting.append(number)
+        else:
+            self._child.send_signal(number)  # a no-op once the child has been reaped
+
+    def _resize_ptys(self) -> None:
+        for output in self._ptys:
+            output.match_window_size()
+
+
+@contextmanager
+def _relayed_signals(outputs: list[_Output]) -> Iterator[_SignalRelay]:
+    """Install the relay for the child's lifetime, then restore our handlers.
+
+    Handlers, never SIG_IGN: an ignored signal would stay ignored in the child
+    across exec, a handled one is reset to its default there.
+    """
+    relay = _SignalRelay(outputs)
+    on_interrupt = _ignore if _in_terminal_foreground() else relay.relay
+    handlers: dict[int, _Handler] = dict.fromkeys(FORWARDED_SIGNALS, relay.relay)
+    handlers[signal.SIGINT] = on_interrupt
+    previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
+    try:
+        yield relay
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _ignore(_number: int, _frame: FrameType | None) -> None:
+    """SIGINT from the terminal: the child got it too and acts on it; we wait for it."""
+
+
+def _in_terminal_foreground() -> bool:
+    """Whether a terminal's Ctrl-C reaches our whole process group (and so the child)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False  # no controlling terminal
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)

@@ -1,0 +1,164 @@
+"""The streaming masker: what it masks, how little it holds back, and that splits never matter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from secure_up.masking import Masker
+
+STARS = b"*****"
+
+
+def masked_in_chunks(masker: Masker, chunks: Iterable[bytes]) -> bytes:
+    return b"".join([*(masker.feed(chunk) for chunk in chunks), masker.flush()])
+
+
+def split(data: bytes, cuts: Sequence[int]) -> list[bytes]:
+    bounds = [0, *sorted(cut % (len(data) + 1) for cut in cuts), len(data)]
+    return [data[start:end] for start, end in pairwise(bounds)]
+
+
+def reference(text: bytes, values: Iterable[bytes]) -> bytes:
+    """Obviously right, slow: the union of all occurrences, each overlapping run one STARS."""
+    spans: list[list[int]] = []
+    for start in range(len(text)):
+        ends = [start + len(value) for value in values if text.startswith(value, start)]
+        if not ends:
+            continue
+        if spans and start < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], *ends)
+        else:
+            spans.append([start, max(ends)])
+    out, position = [], 0
+    for start, end in spans:
+        out += [text[position:start], STARS]
+        position = end
+    return b"".join([*out, text[position:]])
+
+
+# Few letters, so values overlap and contain each other; "é" is two bytes in UTF-8.
+values_strategy = st.lists(st.text("abé", min_size=1, max_size=8), min_size=1, max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values_strategy, st.text("abé \n", max_size=80), st.lists(st.integers(0, 200), max_size=12))
+def test_any_split_equals_masking_at_once_and_the_obvious_definition(
+    values: list[str], text: str, cuts: list[int]
+) -> None:
+    data = text.encode()
+    at_once = masked_in_chunks(Masker(values), [data])
+    assert masked_in_chunks(Masker(values), split(data, cuts)) == at_once
+    long_enough = [value.encode() for value in values if len(value.encode()) >= 4]
+    assert at_once == reference(data, long_enough)
+    for value in long_enough:
+        assert value not in at_once
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.text("ab", min_size=65, max_size=200),
+    st.text("abc", max_size=300),
+    st.lists(st.integers(0, 600), max_size=20),
+)
+def test_long_values_are_caught_whole_across_any_split(
+    value: str, noise: str, cuts: list[int]
+) -> None:
+    data = f"{noise}|{value}|{noise}".encode()
+    at_once = masked_in_chunks(Masker([value]), [data])
+    assert masked_in_chunks(Masker([value]), split(data, cuts)) == at_once
+    assert value.encode() not in at_once
+    assert b"|*****|" in at_once
+
+
+def test_a_value_split_across_chunks_is_masked_and_only_its_possible_start_waits() -> None:
+    masker = Masker(["hunter22"])
+    assert masker.feed(b"password: hun") == b"password: "
+    assert masker.feed(b"ter2") == b""
+    assert masker.feed(b"2!\n") == b"*****!\n"
+    assert masker.feed(b"hunt") == b""
+    assert masker.feed(b"ing season") == b"hunting season"
+    assert masker.flush() == b""
+
+
+def test_output_that_cannot_start_a_value_is_not_delayed() -> None:
+    masker = Masker(["abcd"])
+    assert masker.feed(b"hello\n") == b"hello\n"
+    assert masker.feed(b"xab") == b"x"
+    assert masker.flush() == b"ab"
+
+
+def test_at_most_the_longest_value_less_one_byte_is_held() -> None:
+    masker = Masker(["aaaab"])
+    assert masker.feed(b"a" * 1000) == b"a" * 996
+    assert masker.feed(b"b") == STARS
+
+
+def test_overlapping_values_leave_no_piece_of_either() -> None:
+    masker = Masker(["abcd", "cdef", "efgh"])
+    assert masked_in_chunks(masker, [b"<abcdef> <abcdefgh>"]) == b"<*****> <*****>"
+
+
+def test_a_value_inside_another_is_masked_once() -> None:
+    assert masked_in_chunks(Masker(["abcdef", "bcde"]), [b"abcdef bcde"]) == b"***** *****"
+
+
+def test_touching_occurrences_stay_two() -> None:
+    assert masked_in_chunks(Masker(["abcd", "wxyz"]), [b"abcdwxyz"]) == STARS * 2
+
+
+def test_values_shorter_than_the_minimum_are_not_masked() -> None:
+    assert masked_in_chunks(Masker(["abc", "abcd"]), [b"abc abcd"]) == b"abc *****"
+    assert masked_in_chunks(Masker(["ab"], min_length=2), [b"cab"]) == b"c*****"
+    assert not Masker(["abc", ""]).active
+
+
+def test_multibyte_text_passes_untouched_and_multibyte_values_are_masked() -> None:
+    masker = Masker(["pässwörd"])
+    data = "größe: pässwörd; 東京 ok".encode()
+    assert masked_in_chunks(masker, [data[:9], data[9:13], data[13:]]) == (
+        "größe: *****; 東京 ok".encode()
+    )
+
+
+def test_json_escaped_forms_are_masked() -> None:
+    masker = Masker(['pa"ss\\wörd', "a<b&c>d1"])
+    data = (
+        b'{"A": "pa\\"ss\\\\w\xc3\xb6rd", "B": "pa\\"ss\\\\w\\u00f6rd", '
+        b'"C": "a\\u003cb\\u0026c\\u003ed1", "D": "a<b&c>d1"}'
+    )
+    assert masked_in_chunks(masker, [data]) == (
+        b'{"A": "*****", "B": "*****", "C": "*****", "D": "*****"}'
+    )
+
+
+def test_multi_line_values_are_masked_whole_with_crlf_and_line_by_line() -> None:
+    key = "-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----"
+    masker = Masker([key])
+    assert masked_in_chunks(masker, [key.encode()]) == STARS
+    assert masked_in_chunks(masker, [key.replace("\n", "\r\n").encode()]) == STARS
+    yaml_block = "key: |\n  " + key.replace("\n", "\n  ") + "\n"
+    assert masked_in_chunks(masker, [yaml_block.encode()]) == (
+        b"key: |\n  *****\n  *****\n  *****\n"
+    )
+
+
+def test_other_replacements_and_fresh_maskers_for_other_streams() -> None:
+    masker = Masker(["secret-value"], replacement=b"[masked]")
+    other = masker.fresh()
+    assert masker.feed(b"x secret") == b"x "
+    assert other.feed(b"secret-value y") == b"[masked] y"
+    assert masker.feed(b"-value") == b"[masked]"
+
+
+def test_repr_shows_no_value() -> None:
+    assert "hunter22" not in repr(Masker(["hunter22"]))
+
+
+def test_an_inactive_masker_passes_chunks_through() -> None:
+    masker = Masker([])
+    assert masker.feed(b"anything") == b"anything"
+    assert masker.flush() == b""
