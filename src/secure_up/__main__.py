@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from secure_up.errors import ExitCode, SecureUpError
 from secure_up.fastpath import parse as parse_fast
+from secure_up.fastpath import route
 
 
 def _report_internal_error(error: BaseException) -> None:
@@ -25,6 +26,7 @@ def _report_internal_error(error: BaseException) -> None:
 
 
 def _run(args: list[str]) -> int:
+    args = route(args)
     fast = parse_fast(args)
     if fast is not None:
         command, arguments = fast

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from secure_up.commands import crypt as commands
+from secure_up.commands import run as run_commands
 from secure_up.commands import secrets as secret_commands
 from secure_up.sops.stores import FILE_TYPES
 
@@ -412,3 +413,203 @@ def doctor(
     raise typer.Exit(
         run_doctor(os.environ, json_output=json_output, secrets_files=secrets or [], config=config)
     )
+
+
+# -- running things with the secrets -----------------------------------------------------------
+
+SecretsOption = Annotated[
+    Optional[list[Path]],  # noqa: UP045
+    typer.Option(
+        "-s",
+        "--secrets",
+        metavar="FILE",
+        show_default=False,
+        help="A sops file whose values go into the environment (repeatable; later files win). "
+        "Default: SECURE_UP_SECRETS (colon-separated), else x-secure-up.secrets in the compose "
+        "file, else secrets/environment.secrets.",
+    ),
+]
+ComposeFileOption = Annotated[
+    Optional[list[Path]],  # noqa: UP045
+    typer.Option(
+        "-f",
+        "--file",
+        metavar="COMPOSE_FILE",
+        show_default=False,
+        help="A compose file (repeatable). Default: COMPOSE_FILE, else compose's own lookup "
+        "from the current directory, else deploy/docker-compose.yaml.",
+    ),
+]
+ProjectOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("-p", "--project-name", help="The compose project name.", show_default=False),
+]
+PristineOption = Annotated[
+    bool,
+    typer.Option(
+        "--pristine",
+        help="Give the child only PATH, HOME, a short allow-list (locale, terminal, Docker "
+        "connection settings) and the secrets, not the rest of your environment.",
+    ),
+]
+NoMaskOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-mask",
+        help="Do not replace secret values in the child's output with *****; the child then "
+        "runs in place of secure-up (exec).",
+    ),
+]
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "-v",
+        "--verbose",
+        help="Say which files, which secrets (names only) and which command are used.",
+    ),
+]
+
+
+def _run_options(
+    secrets: list[Path] | None,
+    file: list[Path] | None,
+    project_name: str | None,
+    pristine: bool,
+    no_mask: bool,
+    verbose: bool,
+) -> run_commands.RunOptions:
+    return run_commands.RunOptions(
+        secrets_files=secrets or [],
+        compose_files=file or [],
+        project_name=project_name,
+        pristine=pristine,
+        mask=not no_mask,
+        verbose=verbose,
+    )
+
+
+@app.command(
+    epilog="""Examples:\n\n
+  secure-up app                      # same as: secure-up up app\n
+  secure-up up app worker\n
+  secure-up up --attach app          # stay in the foreground, Ctrl-C stops it\n
+  secure-up -s secrets/prod.env -f deploy/docker-compose.yaml app\n
+""",
+)
+def up(
+    services: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Argument(
+            metavar="SERVICE...", help="Services to start (default: all).", show_default=False
+        ),
+    ] = None,
+    attach: Annotated[
+        bool, typer.Option("--attach", help="Run in the foreground (no -d).")
+    ] = False,
+    secrets: SecretsOption = None,
+    file: ComposeFileOption = None,
+    project_name: ProjectOption = None,
+    pristine: PristineOption = False,
+    no_mask: NoMaskOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Start services with their secrets: `docker compose up -d SERVICE...`.
+
+    `secure-up SERVICE...` means the same. The secrets files are decrypted in
+    memory; their values reach only the compose process's environment. Before
+    anything starts, every variable the compose files interpolate must be set
+    (by the secrets, your environment or .env), or nothing runs and one error
+    lists them all. Compose's output is masked; its exit code is ours.
+    """
+    options = _run_options(secrets, file, project_name, pristine, no_mask, verbose)
+    raise typer.Exit(run_commands.up(services or [], attach=attach, options=options))
+
+
+@app.command(
+    context_settings={"allow_interspersed_args": False},
+    epilog="""Examples:\n\n
+  secure-up compose -- logs -f app\n
+  secure-up compose -- ps\n
+  secure-up compose -- exec -T db psql -U postgres < script.sql\n
+  secure-up compose -- run --rm migrations\n
+  secure-up compose -- down -v\n
+""",
+)
+def compose(
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="-- COMPOSE_ARGS...",
+            help="The compose command and its options.",
+            show_default=False,
+        ),
+    ],
+    secrets: SecretsOption = None,
+    file: ComposeFileOption = None,
+    project_name: ProjectOption = None,
+    pristine: PristineOption = False,
+    no_mask: NoMaskOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run any compose command with the secrets in compose's environment.
+
+    Stdin passes through; signals are forwarded; the exit code is compose's.
+    """
+    options = _run_options(secrets, file, project_name, pristine, no_mask, verbose)
+    raise typer.Exit(run_commands.compose_command(args, options=options))
+
+
+@app.command(
+    name="run",
+    context_settings={"allow_interspersed_args": False},
+    epilog="""Examples:\n\n
+  secure-up run -- ./manage.py migrate\n
+  secure-up run -s secrets/app.env -- sh -c 'psql "$DATABASE_URL" -c "select 1"'\n
+  secure-up run --pristine -- env      # shows only what the child gets (values masked)\n
+""",
+)
+def run_program(
+    command: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="-- COMMAND [ARGS...]", help="The program to run.", show_default=False
+        ),
+    ],
+    secrets: SecretsOption = None,
+    file: ComposeFileOption = None,
+    pristine: PristineOption = False,
+    no_mask: NoMaskOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run any program with the secrets in its environment (`sops exec-env`, done right).
+
+    Values are set in the child's environment only; the binary environment.secrets
+    is parsed as `source` would. Output is masked, signals are forwarded once,
+    and the exit code is the program's (128+N when signal N killed it).
+    """
+    options = _run_options(secrets, file, None, pristine, no_mask, verbose)
+    raise typer.Exit(run_commands.run(command, options=options))
+
+
+@app.command(
+    epilog="""Examples:\n\n
+  secure-up check\n
+  secure-up check --json | jq .missing\n
+""",
+)
+def check(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    secrets: SecretsOption = None,
+    file: ComposeFileOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """The preflight alone: which variables the compose files need and who sets them.
+
+    Lists every interpolated variable with its source (secrets, environment,
+    .env) and services; fails (exit 64) if one is set nowhere; warns about
+    secrets no compose file uses, and about secrets placed in a container's
+    environment (readable with `docker inspect`), showing the compose
+    `secrets:` form that avoids it. Runs nothing.
+    """
+    options = _run_options(secrets, file, None, False, False, verbose)
+    raise typer.Exit(run_commands.check(options=options, json_output=json_output))

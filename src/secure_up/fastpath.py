@@ -35,6 +35,34 @@ class FastCommand:
         return function(**arguments)
 
 
+#: Every command of the CLI; ``secure-up NAME`` with any other NAME means ``secure-up up NAME``.
+#: ``tests/unit/test_fastpath.py`` keeps this equal to the Typer app's commands.
+COMMAND_NAMES = frozenset(
+    {
+        "check",
+        "compose",
+        "decrypt",
+        "doctor",
+        "edit",
+        "encrypt",
+        "filestatus",
+        "rotate",
+        "run",
+        "set",
+        "unset",
+        "up",
+        "updatekeys",
+    }
+)
+
+
+def route(args: list[str]) -> list[str]:
+    """``secure-up app`` is ``secure-up up app``: insert ``up`` before a non-command."""
+    if args and args[0] not in COMMAND_NAMES and args[0] not in ("-h", "--help"):
+        return ["up", *args]
+    return args
+
+
 COMMANDS: dict[str, FastCommand] = {
     "decrypt": FastCommand(
         target="secure_up.commands.crypt:decrypt",
@@ -45,6 +73,17 @@ COMMANDS: dict[str, FastCommand] = {
             "--output-type": "output_type",
         },
         positional="path",
+    ),
+    "run": FastCommand(
+        target="secure_up.commands.run:run_from_cli",
+        flags={
+            "--pristine": "pristine",
+            "--no-mask": "no_mask",
+            "-v": "verbose",
+            "--verbose": "verbose",
+        },
+        multi_options={"-s": "secrets", "--secrets": "secrets", "-f": "file", "--file": "file"},
+        remainder="command",
     ),
 }
 

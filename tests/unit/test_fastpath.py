@@ -52,3 +52,35 @@ def test_plain_decrypt_is_parsed() -> None:
 )
 def test_everything_else_goes_to_typer(args: list[str]) -> None:
     assert fastpath.parse(args) is None
+
+
+def test_command_names_are_the_typer_commands() -> None:
+    group = typer.main.get_command(app)
+    assert set(group.commands) == fastpath.COMMAND_NAMES  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("args", "routed"),
+    [
+        (["app"], ["up", "app"]),
+        (["-s", "x.env", "app"], ["up", "-s", "x.env", "app"]),
+        (["decrypt", "f"], ["decrypt", "f"]),
+        (["up", "run"], ["up", "run"]),
+        (["--help"], ["--help"]),
+        ([], []),
+    ],
+)
+def test_a_service_name_means_up(args: list[str], routed: list[str]) -> None:
+    assert fastpath.route(args) == routed
+
+
+def test_plain_run_is_parsed() -> None:
+    parsed = fastpath.parse(["run", "-s", "a.env", "--secrets=b.env", "--no-mask", "--", "env"])
+    assert parsed is not None
+    assert parsed[1] == {
+        "secrets": ["a.env", "b.env"],
+        "file": [],
+        "no_mask": True,
+        "command": ["env"],
+    }
+    assert fastpath.parse(["run", "env"]) is None  # without "--": Typer decides

@@ -1,0 +1,263 @@
+"""``up``, ``compose``, ``run`` and ``check``: a child process with the secrets, and nothing else.
+
+The path from ``secure-up app`` to the exec of docker compose, in order:
+
+1. plan: the compose command, the compose files and the secrets files
+   (:mod:`secure_up.compose`);
+2. decrypt the secrets files in memory (:mod:`secure_up.secrets_loader`),
+   inside a gpg session that is closed before anything runs;
+3. preflight: every variable the compose files need is set somewhere, or
+   nothing starts (:mod:`secure_up.preflight`);
+4. exec compose, or run it with its output masked (:mod:`secure_up.process`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from secure_up import compose, process
+from secure_up.errors import ExitCode, SecureUpError
+from secure_up.keys.session import gpg_session
+from secure_up.preflight import PreflightReport, preflight
+from secure_up.secret_values import SecretValues
+from secure_up.secrets_loader import load_secret_values
+
+#: Our own settings, never handed on to the child (one of them may hold a private key).
+_OWN_VARIABLE_PREFIX = "SECURE_UP_"
+
+
+@dataclass
+class RunOptions:
+    """The options every running command shares."""
+
+    secrets_files: list[Path] = field(default_factory=list)
+    compose_files: list[Path] = field(default_factory=list)
+    project_name: str | None = None
+    pristine: bool = False
+    mask: bool = True
+    verbose: bool = False
+
+
+@dataclass
+class _Context:
+    options: RunOptions
+    environ: Mapping[str, str]
+    cwd: Path
+    err: TextIO
+
+    def say(self, message: str) -> None:
+        if self.options.verbose:
+            self.err.write(f"secure-up: {message}\n")
+
+    def warn(self, message: str) -> None:
+        self.err.write(message.rstrip("\n") + "\n")
+
+    def child_base(self) -> dict[str, str]:
+        return {
+            name: value
+            for name, value in self.environ.items()
+            if not name.startswith(_OWN_VARIABLE_PREFIX)
+        }
+
+
+def _context(options: RunOptions, environ: Mapping[str, str] | None, cwd: Path | None) -> _Context:
+    return _Context(
+        options, os.environ if environ is None else environ, cwd or Path.cwd(), sys.stderr
+    )
+
+
+def _decrypt(context: _Context, secrets_files: Sequence[Path]) -> SecretValues:
+    if not secrets_files:
+        context.warn(
+            "warning: no secrets file found (-s, SECURE_UP_SECRETS, x-secure-up in the compose "
+            "file, or secrets/environment.secrets): running without secrets"
+        )
+        return SecretValues()
+    context.say("secrets from " + ", ".join(str(path) for path in secrets_files))
+    with gpg_session(context.environ, interactive=sys.stdin.isatty()) as gpg:
+        secrets = load_secret_values(secrets_files, gpg)
+    context.say(f"{len(secrets)} secret(s): " + ", ".join(sorted(secrets)))
+    return secrets
+
+
+@dataclass
+class _ComposePlan:
+    command: list[str]
+    files: list[Path]
+    secrets_files: list[Path]
+
+
+def _plan_compose(context: _Context) -> _ComposePlan:
+    options = context.options
+    files = compose.find_compose_files(context.cwd, options.compose_files, context.environ)
+    command = compose.find_compose_command(context.environ, probe=process.probe)
+    secrets_files = compose.find_secrets_files(
+        options.secrets_files, context.environ, files, cwd=context.cwd
+    )
+    context.say("compose files " + ", ".join(str(path) for path in files))
+    return _ComposePlan(command, files, secrets_files)
+
+
+def _profiles(environ: Mapping[str, str], args: Sequence[str]) -> list[str]:
+    profiles = [name for name in environ.get("COMPOSE_PROFILES", "").split(",") if name]
+    for index, arg in enumerate(args):
+        if arg == "--profile" and index + 1 < len(args):
+            profiles.append(args[index + 1])
+        elif arg.startswith("--profile="):
+            profiles.append(arg.partition("=")[2])
+    return profiles
+
+
+def _preflight(
+    context: _Context,
+    plan: _ComposePlan,
+    secrets: SecretValues,
+    *,
+    targets: Sequence[str] = (),
+    profiles: Sequence[str] = (),
+) -> PreflightReport:
+    uses = compose.interpolated_variables(plan.files, profiles=profiles, targets=targets)
+    env_names = compose.dotenv_names(compose.project_directory(plan.files))
+    return preflight(uses, list(secrets), context.child_base(), env_names, root=context.cwd)
+
+
+def _launch(context: _Context, argv: list[str], secrets: SecretValues) -> int:
+    context.say("running: " + " ".join(argv))
+    options = context.options
+    return process.launch(
+        argv, context.child_base(), secrets, pristine=options.pristine, mask=options.mask
+    )
+
+
+def _run_compose(
+    context: _Context, args: list[str], *, targets: Sequence[str] = ()
+) -> tuple[_ComposePlan, SecretValues]:
+    plan = _plan_compose(context)
+    secrets = _decrypt(context, plan.secrets_files)
+    report = _preflight(
+        context, plan, secrets, targets=targets, profiles=_profiles(context.environ, args)
+    )
+    report.raise_for_missing(_secrets_file_for_advice(plan))
+    for name in report.unused_secrets:
+        context.warn(f"warning: secret {name} is interpolated by no compose file")
+    if report.exposed:
+        context.say(
+            f"{len(report.exposed)} secret(s) readable with `docker inspect`: see `secure-up check`"
+        )
+    return plan, secrets
+
+
+def up(
+    services: Sequence[str],
+    *,
+    attach: bool = False,
+    options: RunOptions,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """``docker compose up -d SERVICE...`` with the secrets (in the foreground with ``attach``)."""
+    context = _context(options, environ, cwd)
+    plan, secrets = _run_compose(context, [], targets=services)
+    argv = compose.plan_up(plan.command, plan.files, options.project_name, services, attach=attach)
+    return _launch(context, argv, secrets)
+
+
+def compose_command(
+    args: Sequence[str],
+    *,
+    options: RunOptions,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Any compose command (``logs -f``, ``ps``, ``down``, ``exec``...) with the secrets."""
+    if not args:
+        raise SecureUpError(
+            "no compose command given", "name one after `--`, e.g. `secure-up compose -- ps`"
+        )
+    context = _context(options, environ, cwd)
+    plan, secrets = _run_compose(context, list(args))
+    argv = compose.plan_compose_argv(plan.command, plan.files, options.project_name, args)
+    return _launch(context, argv, secrets)
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    options: RunOptions,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Any program with the secrets in its environment (``sops exec-env``, done right)."""
+    context = _context(options, environ, cwd)
+    try:
+        compose_files = compose.find_compose_files(
+            context.cwd, options.compose_files, context.environ
+        )
+    except SecureUpError:
+        if options.compose_files:
+            raise
+        compose_files = []  # a plain program needs no compose file
+    secrets_files = compose.find_secrets_files(
+        options.secrets_files, context.environ, compose_files, cwd=context.cwd
+    )
+    secrets = _decrypt(context, secrets_files)
+    return _launch(context, list(argv), secrets)
+
+
+def check(
+    *,
+    options: RunOptions,
+    json_output: bool = False,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """The preflight alone: what would be missing, unused or exposed. Runs nothing."""
+    context = _context(options, environ, cwd)
+    out = out or sys.stdout
+    plan = _plan_compose(context)
+    secrets = _decrypt(context, plan.secrets_files)
+    report = _preflight(context, plan, secrets, profiles=_profiles(context.environ, []))
+    if json_output:
+        out.write(report.to_json() + "\n")
+        return ExitCode.MISSING_VARIABLES if report.missing else ExitCode.OK
+    width = max((len(variable.name) for variable in report.variables), default=0)
+    for variable in report.variables:
+        source = variable.source or ("MISSING" if variable.missing else "unset, has a default")
+        where = ", ".join(variable.services) or "outside services"
+        out.write(f"{variable.name:<{width}}  {source:<22} {where}\n")
+    for warning in report.warnings():
+        out.write(warning + "\n")
+    report.raise_for_missing(_secrets_file_for_advice(plan))
+    files = ", ".join(str(path) for path in plan.files)
+    out.write(f"ok: every variable {files} needs is set\n")
+    return ExitCode.OK
+
+
+def _secrets_file_for_advice(plan: _ComposePlan) -> Path:
+    return plan.secrets_files[-1] if plan.secrets_files else compose.DEFAULT_SECRETS_FILE
+
+
+def run_from_cli(
+    command: list[str],
+    *,
+    secrets: list[str] | None = None,
+    file: list[str] | None = None,
+    pristine: bool = False,
+    no_mask: bool = False,
+    verbose: bool = False,
+) -> int:
+    """:func:`run` with the CLI's option names (the fast path calls this)."""
+    options = RunOptions(
+        secrets_files=[Path(path) for path in secrets or []],
+        compose_files=[Path(path) for path in file or []],
+        pristine=pristine,
+        mask=not no_mask,
+        verbose=verbose,
+    )
+    return run(command, options=options)
