@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import NoReturn
 
-from secure_up.errors import SecureUpError
+from secure_up.errors import ExitCode, SecureUpError
 from secure_up.masking import MIN_LENGTH, Masker, value_lines
 from secure_up.secret_values import SecretValues
 
@@ -283,12 +283,19 @@ def _require_argv(argv: Sequence[str]) -> None:
 
 
 def _start_error(program: str, error: OSError) -> ChildStartError:
+    # Exit codes as a shell gives them: 127 not found, 126 found but not runnable.
     if error.errno == errno.ENOENT:
-        return ChildStartError(
+        failure = ChildStartError(
             f"{program} was not found", fix=f"install {program}, or put it on PATH"
         )
+        failure.exit_code = ExitCode.COMMAND_NOT_FOUND
+        return failure
     reason = os.strerror(error.errno) if error.errno else type(error).__name__
-    return ChildStartError(f"{program} could not be started: {reason}")
+    failure = ChildStartError(
+        f"{program} could not be started: {reason}", fix=f"check that {program} is executable"
+    )
+    failure.exit_code = ExitCode.COMMAND_NOT_EXECUTABLE
+    return failure
 
 
 class _Output:
