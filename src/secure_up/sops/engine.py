@@ -57,7 +57,8 @@ class _Walker:
             key, value = entry
             child = [*path, key]
             if isinstance(value, str):  # the common case, kept on a short path
-                append((key, visit(value, child, should_encrypt(child, stack, False))))
+                leaf = visit(value, child, should_encrypt(child, stack, False))
+                append((key, leaf))  # type: ignore[arg-type]  # a map value is never a comment
             else:
                 append((key, self.value(value, child, stack)))
             if level:
