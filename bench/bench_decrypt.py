@@ -33,6 +33,7 @@ def main() -> None:
                 env=env,
                 check=True,
                 capture_output=True,
+                cwd=tmp,  # away from a checkout's .sops.yaml
             ).stdout
         )
         ours = subprocess.run(
