@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import GpgKeys, SecureUp, Sops
 
 pytestmark = [pytest.mark.sops, pytest.mark.gpg]

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.conftest import GpgKeys, Sops
 
 from secure_up.config import CreationRule, find_config, load_config
 from secure_up.errors import ConfigError
+from tests.conftest import GpgKeys, Sops
 
 
 def write_config(directory: Path, text: str) -> Path:

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import GpgKeys, Sops
 
 from secure_up.atomic import remove_stale_temporaries
 from secure_up.locking import locked
+from tests.conftest import GpgKeys, Sops
 
 pytestmark = [pytest.mark.sops, pytest.mark.gpg]
 

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import GpgKeys, Sops
-from tests.interop.test_gpg_session import ExportedKeys, base_environ, export_keys, leftovers
 
 from secure_up.commands.doctor import ENGINE_TIMEOUT, doctor
+from tests.conftest import GpgKeys, Sops
+from tests.interop.test_gpg_session import ExportedKeys, base_environ, export_keys, leftovers
 
 pytestmark = [pytest.mark.gpg, pytest.mark.sops, pytest.mark.timeout(120)]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import Sops
 
 from secure_up.sops.stores import Store
 from secure_up.sops.stores.binary_store import STORE as BINARY
@@ -21,6 +20,7 @@ from secure_up.sops.stores.dotenv_store import STORE as DOTENV
 from secure_up.sops.stores.ini_store import STORE as INI
 from secure_up.sops.stores.json_store import STORE as JSON
 from secure_up.sops.tree import Branch, Comment, Node, Sequence, to_plain
+from tests.conftest import Sops
 
 pytestmark = pytest.mark.sops
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.conftest import GpgKeys
 
 from secure_up.errors import InputFileError, NoKeyError, UsageError
 from secure_up.keys.pgp import GnuPG, PgpError
 from secure_up.keys.session import HOME_PREFIX, gpg_session
+from tests.conftest import GpgKeys
 
 pytestmark = [pytest.mark.gpg, pytest.mark.timeout(120)]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
+
 from tests.conftest import SecureUp, Sops
 
 pytestmark = [pytest.mark.sops, pytest.mark.gpg]

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import GpgKeys
 from tests.interop.test_gpg_session import (
     DATA_KEY,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tests.conftest import GpgKeys, Sops
 
 pytestmark = [pytest.mark.sops, pytest.mark.gpg]

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import yaml
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from tests.conftest import GpgKeys, Sops
 
 from secure_up.sops import shamir
+from tests.conftest import GpgKeys, Sops
 
 pytestmark = [pytest.mark.sops, pytest.mark.gpg]
 

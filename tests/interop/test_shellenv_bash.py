@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import require
-from tests.unit.test_shellenv import VALID_CASES, names, shell_values
 
 from secure_up.errors import FormatError
 from secure_up.shellenv import format_shell_assignment, parse_shell_env
+from tests.conftest import require
+from tests.unit.test_shellenv import VALID_CASES, names, shell_values
 
 #: Variables bash sets by itself in an empty environment.
 BASH_OWN = frozenset({"PWD", "SHLVL", "_", "OLDPWD", "LC_ALL"})

@@ -25,11 +25,11 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from tests.conftest import GpgKeys, Sops
 
 from secure_up.errors import FormatError
 from secure_up.sops.stores.yaml_store import STORE
 from secure_up.sops.tree import Branch, Comment, Node, Sequence, Time
+from tests.conftest import GpgKeys, Sops
 
 pytestmark = pytest.mark.sops
 

@@ -18,7 +18,6 @@ from textwrap import dedent
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import require
 
 from secure_up.compose import (
     UseKind,
@@ -36,6 +35,7 @@ from secure_up.compose import (
     scan_template,
 )
 from secure_up.errors import FormatError, InputFileError, SecureUpError, UsageError
+from tests.conftest import require
 
 
 def write(path: Path, text: str) -> Path:
