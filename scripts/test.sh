@@ -2,7 +2,8 @@
 # Everything the tests need, then the tests: README's test command, and what CI runs.
 #   Debian + PyPI packages (scripts/bootstrap.sh), a Docker engine with Compose v1 and v2
 #   (scripts/ensure-docker.sh, stopped again at the end if this run started it), the local
-#   images of the reference stack, then ruff, mypy --strict and pytest.
+#   images of the reference stack, Chromium for the browser test, then ruff, mypy --strict
+#   and pytest.
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ if ((engine_was_up == 0)); then
     trap './scripts/ensure-docker.sh stop || true' EXIT
 fi
 ./scripts/build-images.sh
+./scripts/install-browser.sh
 
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy --strict"; mypy

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Install the headless browser of the browser tests (Debian's chromium). Idempotent; run as root.
+#
+# The tests drive it with Playwright for Python (the `test` extra of pyproject.toml, which
+# scripts/bootstrap.sh installs): Playwright is given this binary as its executable and never
+# downloads a browser of its own (`playwright install` is not used: it fetches builds from
+# outside the package registries). fonts-liberation gives the pages real glyphs, so screenshots
+# show text; the rest of chromium's recommends (notification daemons, udev, ...) is not needed
+# headless.
+#
+# Environment (optional):
+#   CHROMIUM  the browser binary to check (default /usr/bin/chromium)
+set -euo pipefail
+
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+DEBIAN_PACKAGES=(chromium fonts-liberation)
+
+log() { echo "install-browser: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+package_installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+ensure_debian_packages() {
+    local missing=() package
+    for package in "${DEBIAN_PACKAGES[@]}"; do
+        package_installed "$package" || missing+=("$package")
+    done
+    if ((${#missing[@]} == 0)); then
+        return
+    fi
+    [[ "$(id -u)" == 0 ]] || die "Debian packages missing (${missing[*]}); fix: run as root"
+    log "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        >/dev/null
+}
+
+# The browser must render a page headless, as root, without a display: what the tests ask of it.
+check_browser_renders() {
+    local dom
+    dom="$("$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --dump-dom 'data:text/html,<p>rendered</p>' 2>/dev/null)" || true
+    [[ "$dom" == *"<p>rendered</p>"* ]] ||
+        die "$CHROMIUM does not render a page headless; fix: apt-get install --reinstall chromium"
+    log "$("$CHROMIUM" --version 2>/dev/null) renders headless at $CHROMIUM"
+}
+
+main() {
+    ensure_debian_packages
+    check_browser_renders
+}
+
+main "$@"
