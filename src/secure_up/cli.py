@@ -18,13 +18,39 @@ from secure_up.commands import run as run_commands
 from secure_up.commands import secrets as secret_commands
 from secure_up.sops.stores import FILE_TYPES
 
-EXIT_CODES_HELP = """
-Exit codes (equal to sops' where they overlap):
-  0 success · 1 error · 2 usage · 5 .sops.yaml problem · 51 MAC mismatch (file altered) ·
-  52 no MAC · 64 compose variables missing · 100 input file missing or unreadable ·
-  128 no key could open the file · 200 file not modified · 203 file already encrypted ·
-  a child's own code when secure-up runs one (128+N when killed by signal N).
+USAGE_HELP = """\b
+Typical use:
+  secure-up app                         bring up service app with its secrets
+  secure-up compose -- logs -f app      any compose command, output masked
+  secure-up run -- ./manage.py migrate  any program with the secrets
+  secure-up check                       what the compose files need, and who sets it
+  secure-up doctor                      is this machine ready? what to fix
+  secure-up set FILE KEY                change one secret (value from stdin or a prompt)
+Run `secure-up COMMAND --help` for a command's options and examples.
 """
+
+EXIT_CODES_HELP = """\b
+Exit codes (equal to sops' where they overlap):
+  0    success
+  1    an error; the message says what happened and what to do
+  2    wrong usage
+  5    .sops.yaml missing, malformed or without a rule for the file
+  51   MAC mismatch or a value failed authentication: the file was altered
+  52   the file has no MAC
+  64   compose files use variables that are set nowhere
+  100  an input file is missing or unreadable
+  126  the program to run is not executable; 127 it was not found
+  128  no key could open the file's data key
+  200  the file was not modified; 203 the file is already encrypted
+  When secure-up runs a program, its exit code is the program's (128+N when
+  signal N killed it).
+"""
+
+
+def _examples(*lines: str) -> str:
+    """An epilog of example command lines, laid out as written (click rewraps otherwise)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines) + "\n"
+
 
 app = typer.Typer(
     name="secure-up",
@@ -33,7 +59,7 @@ app = typer.Typer(
         "and handed only to the process that needs them.\n\n"
         "secure-up reads sops files (YAML, JSON, dotenv, INI, binary) natively: the data key "
         "is opened by your gpg, values are decrypted in memory, and nothing plaintext "
-        "touches the disk, your shell or an argv.\n" + EXIT_CODES_HELP
+        "touches the disk, your shell or an argv.\n\n" + USAGE_HELP + "\n" + EXIT_CODES_HELP
     ),
     add_completion=False,
     no_args_is_help=True,
@@ -47,6 +73,7 @@ InputType = Annotated[
     Optional[str],  # noqa: UP045 - Typer reads the annotation at run time
     typer.Option(
         "--input-type",
+        metavar="TYPE",
         help=f"Format of the input file: {', '.join(FILE_TYPES)}. Default: by suffix "
         "(.yaml/.yml, .json, .env, .ini; anything else is binary).",
         show_default=False,
@@ -55,13 +82,17 @@ InputType = Annotated[
 OutputType = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
-        "--output-type", help="Format of the output. Default: the input format.", show_default=False
+        "--output-type",
+        metavar="TYPE",
+        help="Format of the output. Default: the input format.",
+        show_default=False,
     ),
 ]
 ConfigOption = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option(
         "--config",
+        metavar="FILE",
         help="The .sops.yaml to use (else SOPS_CONFIG, else searched "
         "upward from the current directory).",
         show_default=False,
@@ -69,19 +100,270 @@ ConfigOption = Annotated[
 ]
 
 
+# -- running things with the secrets -----------------------------------------------------------
+
+SecretsOption = Annotated[
+    Optional[list[Path]],  # noqa: UP045
+    typer.Option(
+        "-s",
+        "--secrets",
+        metavar="FILE",
+        show_default=False,
+        help="A sops file whose values go into the environment (repeatable; later files win). "
+        "Default: SECURE_UP_SECRETS (colon-separated), else x-secure-up.secrets in the compose "
+        "file, else secrets/environment.secrets.",
+    ),
+]
+ComposeFileOption = Annotated[
+    Optional[list[Path]],  # noqa: UP045
+    typer.Option(
+        "-f",
+        "--file",
+        metavar="COMPOSE_FILE",
+        show_default=False,
+        help="A compose file (repeatable). Default: COMPOSE_FILE, else compose's own lookup "
+        "from the current directory, else deploy/docker-compose.yaml.",
+    ),
+]
+ProjectOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "-p", "--project-name", metavar="NAME", help="The compose project name.", show_default=False
+    ),
+]
+PristineOption = Annotated[
+    bool,
+    typer.Option(
+        "--pristine",
+        help="Give the child only PATH, HOME, a short allow-list (locale, terminal, Docker "
+        "connection settings) and the secrets, not the rest of your environment.",
+    ),
+]
+NoMaskOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-mask",
+        help="Do not replace secret values in the child's output with *****; the child then "
+        "runs in place of secure-up (exec).",
+    ),
+]
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "-v",
+        "--verbose",
+        help="Say which files, which secrets (names only) and which command are used.",
+    ),
+]
+
+
+def _run_options(
+    secrets: list[Path] | None,
+    file: list[Path] | None,
+    project_name: str | None,
+    pristine: bool,
+    no_mask: bool,
+    verbose: bool,
+) -> run_commands.RunOptions:
+    return run_commands.RunOptions(
+        secrets_files=secrets or [],
+        compose_files=file or [],
+        project_name=project_name,
+        pristine=pristine,
+        mask=not no_mask,
+        verbose=verbose,
+    )
+
+
 @app.command(
-    epilog="""Examples:\n\n
-  secure-up decrypt secrets/environment.secrets\n
-  secure-up decrypt --extract '["database"]["password"]' secrets/app.yaml\n
-  secure-up decrypt --output-type json secrets/app.yaml | jq .\n
-""",
+    epilog=_examples(
+        "secure-up app                      # same as: secure-up up app",
+        "secure-up up app worker",
+        "secure-up up --attach app          # stay in the foreground, Ctrl-C stops it",
+        "secure-up -s secrets/prod.env -f deploy/docker-compose.yaml app",
+    ),
+)
+def up(
+    services: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Argument(
+            metavar="SERVICE...", help="Services to start (default: all).", show_default=False
+        ),
+    ] = None,
+    attach: Annotated[
+        bool, typer.Option("--attach", help="Run in the foreground (no -d).")
+    ] = False,
+    secrets: SecretsOption = None,
+    file: ComposeFileOption = None,
+    project_name: ProjectOption = None,
+    pristine: PristineOption = False,
+    no_mask: NoMaskOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Start services with their secrets: `docker compose up -d SERVICE...`.
+
+    `secure-up SERVICE...` means the same. The secrets files are decrypted in
+    memory; their values reach only the compose process's environment. Before
+    anything starts, every variable the compose files interpolate must be set
+    (by the secrets, your environment or .env), or nothing runs and one error
+    lists them all. Compose's output is masked; its exit code is ours.
+    """
+    options = _run_options(secrets, file, project_name, pristine, no_mask, verbose)
+    raise typer.Exit(run_commands.up(services or [], attach=attach, options=options))
+
+
+@app.command(
+    context_settings={"allow_interspersed_args": False},
+    epilog=_examples(
+        "secure-up compose -- logs -f app",
+        "secure-up compose -- ps",
+        "secure-up compose -- exec -T db psql -U postgres < script.sql",
+        "secure-up compose -- run --rm migrations",
+        "secure-up compose -- down -v",
+    ),
+)
+def compose(
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="-- COMPOSE_ARGS...",
+            help="The compose command and its options.",
+            show_default=False,
+        ),
+    ],
+    secrets: SecretsOption = None,
+    file: ComposeFileOption = None,
+    project_name: ProjectOption = None,
+    pristine: PristineOption = False,
+    no_mask: NoMaskOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run any compose command with the secrets in compose's environment.
+
+    Stdin passes through; signals are forwarded; the exit code is compose's.
+    """
+    options = _run_options(secrets, file, project_name, pristine, no_mask, verbose)
+    raise typer.Exit(run_commands.compose_command(args, options=options))
+
+
+@app.command(
+    name="run",
+    context_settings={"allow_interspersed_args": False},
+    epilog=_examples(
+        "secure-up run -- ./manage.py migrate",
+        'secure-up run -s secrets/app.env -- sh -c \'psql "$DATABASE_URL" -c "select 1"\'',
+        "secure-up run --pristine -- env      # shows only what the child gets (values masked)",
+    ),
+)
+def run_program(
+    command: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="-- COMMAND [ARGS...]", help="The program to run.", show_default=False
+        ),
+    ],
+    secrets: SecretsOption = None,
+    file: ComposeFileOption = None,
+    pristine: PristineOption = False,
+    no_mask: NoMaskOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run any program with the secrets in its environment (`sops exec-env`, done right).
+
+    Values are set in the child's environment only; the binary environment.secrets
+    is parsed as `source` would. Output is masked, signals are forwarded once,
+    and the exit code is the program's (128+N when signal N killed it).
+    """
+    options = _run_options(secrets, file, None, pristine, no_mask, verbose)
+    raise typer.Exit(run_commands.run(command, options=options))
+
+
+@app.command(
+    epilog=_examples(
+        "secure-up check",
+        "secure-up check --json | jq .missing",
+    ),
+)
+def check(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    secrets: SecretsOption = None,
+    file: ComposeFileOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """The preflight alone: which variables the compose files need and who sets them.
+
+    Lists every interpolated variable with its source (secrets, environment,
+    .env) and services; fails (exit 64) if one is set nowhere; warns about
+    secrets no compose file uses, and about secrets placed in a container's
+    environment (readable with `docker inspect`), showing the compose
+    `secrets:` form that avoids it. Runs nothing.
+    """
+    options = _run_options(secrets, file, None, False, False, verbose)
+    raise typer.Exit(run_commands.check(options=options, json_output=json_output))
+
+
+# -- diagnosing -----------------------------------------------------------------------------
+
+
+@app.command(
+    epilog=_examples(
+        "secure-up doctor",
+        "secure-up doctor -s secrets/environment.secrets -s secrets/app.yaml",
+        "secure-up doctor --json | jq '.[] | select(.ok | not)'",
+    ),
+)
+def doctor(
+    secrets: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            "-s",
+            "--secrets",
+            metavar="FILE",
+            show_default=False,
+            help="A secrets file to check (repeatable). Default: SECURE_UP_SECRETS, else the "
+            "compose files' x-secure-up secrets, else secrets/environment.secrets.",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of {item, ok, detail, fix}.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Check that this machine can run secure-up, and say how to fix what is missing.
+
+    Checks gpg and its agent, which secret keys open which secrets files, the
+    compose command and its version, whether a Docker engine answers, and
+    which .sops.yaml applies. One line per item: OK, or the problem and the
+    fix. With SECURE_UP_GPG_KEY set it checks that key in a throw-away
+    keyring. Never asks for a passphrase; every check has a timeout. Exit 0
+    when all are OK, else 1.
+    """
+    from secure_up.commands.doctor import doctor as run_doctor
+
+    raise typer.Exit(
+        run_doctor(os.environ, json_output=json_output, secrets_files=secrets or [], config=config)
+    )
+
+
+# -- sops files --------------------------------------------------------------------------------
+
+
+@app.command(
+    epilog=_examples(
+        "secure-up decrypt secrets/environment.secrets",
+        'secure-up decrypt --extract \'["database"]["password"]\' secrets/app.yaml',
+        "secure-up decrypt --output-type json secrets/app.yaml | jq .",
+    ),
 )
 def decrypt(
-    file: Annotated[Path, typer.Argument(help="The sops file to decrypt ('-' for stdin).")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The sops file to decrypt ('-' for stdin).")
+    ],
     extract: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
             "--extract",
+            metavar="PATH",
             help="""Print only one value, e.g. '["db"]["password"]'.""",
             show_default=False,
         ),
@@ -107,18 +389,19 @@ def decrypt(
 
 
 @app.command(
-    epilog="""Examples:\n\n
-  secure-up encrypt --pgp 1E2F...9A0B secrets.yaml > secrets.enc.yaml\n
-  secure-up encrypt -i secrets/environment.secrets      # recipients from .sops.yaml\n
-  secure-up encrypt --encrypted-regex '^(password|token)$' -i config.yaml\n
-""",
+    epilog=_examples(
+        "secure-up encrypt --pgp 1E2F...9A0B secrets.yaml > secrets.enc.yaml",
+        "secure-up encrypt -i secrets/environment.secrets      # recipients from .sops.yaml",
+        "secure-up encrypt --encrypted-regex '^(password|token)$' -i config.yaml",
+    ),
 )
 def encrypt(
-    file: Annotated[Path, typer.Argument(help="The plaintext file to encrypt.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The plaintext file to encrypt.")],
     pgp: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
             "--pgp",
+            metavar="FPR[,FPR...]",
             help="Comma-separated PGP fingerprints to encrypt to. "
             "Default: the matching creation rule of .sops.yaml.",
             show_default=False,
@@ -137,6 +420,7 @@ def encrypt(
     unencrypted_suffix: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
+            metavar="SUFFIX",
             help="Leave values whose key ends with this in clear text "
             "(default rule: _unencrypted).",
             show_default=False,
@@ -144,21 +428,32 @@ def encrypt(
     ] = None,
     encrypted_suffix: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="Encrypt only values whose key ends with this.", show_default=False),
+        typer.Option(
+            metavar="SUFFIX",
+            help="Encrypt only values whose key ends with this.",
+            show_default=False,
+        ),
     ] = None,
     unencrypted_regex: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
-            help="Leave values whose key matches this regex in clear text.", show_default=False
+            metavar="REGEX",
+            help="Leave values whose key matches this regex in clear text.",
+            show_default=False,
         ),
     ] = None,
     encrypted_regex: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="Encrypt only values whose key matches this regex.", show_default=False),
+        typer.Option(
+            metavar="REGEX",
+            help="Encrypt only values whose key matches this regex.",
+            show_default=False,
+        ),
     ] = None,
     unencrypted_comment_regex: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
+            metavar="REGEX",
             help="Leave values under a comment matching this regex in clear text.",
             show_default=False,
         ),
@@ -166,14 +461,17 @@ def encrypt(
     encrypted_comment_regex: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
-            help="Encrypt only values under a comment matching this regex.", show_default=False
+            metavar="REGEX",
+            help="Encrypt only values under a comment matching this regex.",
+            show_default=False,
         ),
     ] = None,
     mac_only_encrypted: Annotated[
         bool,
         typer.Option(
+            "--mac-only-encrypted",
             help="Compute the MAC over encrypted values only, so clear-text "
-            "values can be edited without breaking it."
+            "values can be edited without breaking it.",
         ),
     ] = False,
     config: ConfigOption = None,
@@ -204,9 +502,9 @@ def encrypt(
     )
 
 
-@app.command(epilog="Example:\n\n  secure-up filestatus secrets/environment.secrets\n")
+@app.command(epilog=_examples("secure-up filestatus secrets/environment.secrets"))
 def filestatus(
-    file: Annotated[Path, typer.Argument(help="The file to inspect.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The file to inspect.")],
     input_type: InputType = None,
 ) -> None:
     """Print {"encrypted": true} or {"encrypted": false}: whether FILE is a sops file.
@@ -216,19 +514,25 @@ def filestatus(
     commands.filestatus(file, input_type=input_type)
 
 
+# -- changing secrets ---------------------------------------------------------------------------
+
+
 @app.command(
     name="set",
-    epilog="""Examples:\n\n
-  printf %s "$NEW_PASSWORD" | secure-up set secrets/environment.secrets DBPASS\n
-  secure-up set secrets/app.yaml '["database"]["password"]'     # asks twice, no echo\n
-  secure-up set --generate --length 40 --show secrets/environment.secrets API_TOKEN\n
-""",
+    epilog=_examples(
+        'printf %s "$NEW_PASSWORD" | secure-up set secrets/environment.secrets DBPASS',
+        'secure-up set secrets/app.yaml \'["database"]["password"]\'     # asks twice, no echo',
+        "secure-up set --generate --length 40 --show secrets/environment.secrets API_TOKEN",
+    ),
 )
 def set_value(
-    file: Annotated[Path, typer.Argument(help="The sops file to change (locked while it is).")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The sops file to change (locked while it is).")
+    ],
     key: Annotated[
         str,
         typer.Argument(
+            metavar="KEY",
             help="""KEY, or a sops path like '["db"]["password"]' """
             "(missing mappings are created). "
             "In a binary file such as environment.secrets: the variable of its `export KEY=...` "
@@ -279,14 +583,16 @@ def set_value(
 
 
 @app.command(
-    epilog="""Examples:\n\n
-  secure-up unset secrets/environment.secrets OLD_TOKEN\n
-  secure-up unset secrets/app.yaml '["database"]["password"]'\n
-""",
+    epilog=_examples(
+        "secure-up unset secrets/environment.secrets OLD_TOKEN",
+        'secure-up unset secrets/app.yaml \'["database"]["password"]\'',
+    ),
 )
 def unset(
-    file: Annotated[Path, typer.Argument(help="The sops file to change.")],
-    key: Annotated[str, typer.Argument(help="""KEY or a path like '["db"]["password"]'.""")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The sops file to change.")],
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="""KEY or a path like '["db"]["password"]'.""")
+    ],
     input_type: InputType = None,
 ) -> None:
     """Remove one value. A key that is not there is an error: nothing is written."""
@@ -294,14 +600,16 @@ def unset(
 
 
 @app.command(
-    epilog="""Examples:\n\n
-  secure-up rotate secrets/environment.secrets\n
-  secure-up rotate --rm-pgp 1E2F...9A0B secrets/*.yaml        # someone left: lock them out\n
-  secure-up rotate --add-pgp 5C6D...7E8F secrets/app.yaml\n
-""",
+    epilog=_examples(
+        "secure-up rotate secrets/environment.secrets",
+        "secure-up rotate --rm-pgp 1E2F...9A0B secrets/*.yaml        # someone left: lock them out",
+        "secure-up rotate --add-pgp 5C6D...7E8F secrets/app.yaml",
+    ),
 )
 def rotate(
-    files: Annotated[list[Path], typer.Argument(help="The sops files to rotate.")],
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="The sops files to rotate.")
+    ],
     add_pgp: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option(
@@ -327,10 +635,10 @@ def rotate(
 
 
 @app.command(
-    epilog="""Examples:\n\n
-  secure-up updatekeys secrets/                # every sops file a creation rule matches\n
-  secure-up updatekeys -y secrets/environment.secrets\n
-""",
+    epilog=_examples(
+        "secure-up updatekeys secrets/                # every sops file a creation rule matches",
+        "secure-up updatekeys -y secrets/environment.secrets",
+    ),
 )
 def updatekeys(
     paths: Annotated[
@@ -356,13 +664,13 @@ def updatekeys(
 
 
 @app.command(
-    epilog="""Examples:\n\n
-  secure-up edit secrets/environment.secrets\n
-  EDITOR='code --wait' secure-up edit secrets/app.yaml\n
-""",
+    epilog=_examples(
+        "secure-up edit secrets/environment.secrets",
+        "EDITOR='code --wait' secure-up edit secrets/app.yaml",
+    ),
 )
 def edit(
-    file: Annotated[Path, typer.Argument(help="The sops file to edit.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The sops file to edit.")],
     input_type: InputType = None,
 ) -> None:
     """Edit the plaintext in $SECURE_UP_EDITOR, $EDITOR, vi or nano; encrypt it back on save.
@@ -373,243 +681,3 @@ def edit(
     (as sops) when nothing changed.
     """
     secret_commands.edit(file, input_type=input_type)
-
-
-@app.command(
-    epilog="""Examples:\n\n
-  secure-up doctor\n
-  secure-up doctor -s secrets/environment.secrets -s secrets/app.yaml\n
-  secure-up doctor --json | jq '.[] | select(.ok | not)'\n
-""",
-)
-def doctor(
-    secrets: Annotated[
-        Optional[list[Path]],  # noqa: UP045
-        typer.Option(
-            "-s",
-            "--secrets",
-            metavar="FILE",
-            show_default=False,
-            help="A secrets file to check (repeatable). Default: SECURE_UP_SECRETS, else the "
-            "compose files' x-secure-up secrets, else secrets/environment.secrets.",
-        ),
-    ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list of {item, ok, detail, fix}.")
-    ] = False,
-    config: ConfigOption = None,
-) -> None:
-    """Check that this machine can run secure-up, and say how to fix what is missing.
-
-    Checks gpg and its agent, which secret keys open which secrets files, the
-    compose command and its version, whether a Docker engine answers, and
-    which .sops.yaml applies. One line per item: OK, or the problem and the
-    fix. With SECURE_UP_GPG_KEY set it checks that key in a throw-away
-    keyring. Never asks for a passphrase; every check has a timeout. Exit 0
-    when all are OK, else 1.
-    """
-    from secure_up.commands.doctor import doctor as run_doctor
-
-    raise typer.Exit(
-        run_doctor(os.environ, json_output=json_output, secrets_files=secrets or [], config=config)
-    )
-
-
-# -- running things with the secrets -----------------------------------------------------------
-
-SecretsOption = Annotated[
-    Optional[list[Path]],  # noqa: UP045
-    typer.Option(
-        "-s",
-        "--secrets",
-        metavar="FILE",
-        show_default=False,
-        help="A sops file whose values go into the environment (repeatable; later files win). "
-        "Default: SECURE_UP_SECRETS (colon-separated), else x-secure-up.secrets in the compose "
-        "file, else secrets/environment.secrets.",
-    ),
-]
-ComposeFileOption = Annotated[
-    Optional[list[Path]],  # noqa: UP045
-    typer.Option(
-        "-f",
-        "--file",
-        metavar="COMPOSE_FILE",
-        show_default=False,
-        help="A compose file (repeatable). Default: COMPOSE_FILE, else compose's own lookup "
-        "from the current directory, else deploy/docker-compose.yaml.",
-    ),
-]
-ProjectOption = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option("-p", "--project-name", help="The compose project name.", show_default=False),
-]
-PristineOption = Annotated[
-    bool,
-    typer.Option(
-        "--pristine",
-        help="Give the child only PATH, HOME, a short allow-list (locale, terminal, Docker "
-        "connection settings) and the secrets, not the rest of your environment.",
-    ),
-]
-NoMaskOption = Annotated[
-    bool,
-    typer.Option(
-        "--no-mask",
-        help="Do not replace secret values in the child's output with *****; the child then "
-        "runs in place of secure-up (exec).",
-    ),
-]
-VerboseOption = Annotated[
-    bool,
-    typer.Option(
-        "-v",
-        "--verbose",
-        help="Say which files, which secrets (names only) and which command are used.",
-    ),
-]
-
-
-def _run_options(
-    secrets: list[Path] | None,
-    file: list[Path] | None,
-    project_name: str | None,
-    pristine: bool,
-    no_mask: bool,
-    verbose: bool,
-) -> run_commands.RunOptions:
-    return run_commands.RunOptions(
-        secrets_files=secrets or [],
-        compose_files=file or [],
-        project_name=project_name,
-        pristine=pristine,
-        mask=not no_mask,
-        verbose=verbose,
-    )
-
-
-@app.command(
-    epilog="""Examples:\n\n
-  secure-up app                      # same as: secure-up up app\n
-  secure-up up app worker\n
-  secure-up up --attach app          # stay in the foreground, Ctrl-C stops it\n
-  secure-up -s secrets/prod.env -f deploy/docker-compose.yaml app\n
-""",
-)
-def up(
-    services: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Argument(
-            metavar="SERVICE...", help="Services to start (default: all).", show_default=False
-        ),
-    ] = None,
-    attach: Annotated[
-        bool, typer.Option("--attach", help="Run in the foreground (no -d).")
-    ] = False,
-    secrets: SecretsOption = None,
-    file: ComposeFileOption = None,
-    project_name: ProjectOption = None,
-    pristine: PristineOption = False,
-    no_mask: NoMaskOption = False,
-    verbose: VerboseOption = False,
-) -> None:
-    """Start services with their secrets: `docker compose up -d SERVICE...`.
-
-    `secure-up SERVICE...` means the same. The secrets files are decrypted in
-    memory; their values reach only the compose process's environment. Before
-    anything starts, every variable the compose files interpolate must be set
-    (by the secrets, your environment or .env), or nothing runs and one error
-    lists them all. Compose's output is masked; its exit code is ours.
-    """
-    options = _run_options(secrets, file, project_name, pristine, no_mask, verbose)
-    raise typer.Exit(run_commands.up(services or [], attach=attach, options=options))
-
-
-@app.command(
-    context_settings={"allow_interspersed_args": False},
-    epilog="""Examples:\n\n
-  secure-up compose -- logs -f app\n
-  secure-up compose -- ps\n
-  secure-up compose -- exec -T db psql -U postgres < script.sql\n
-  secure-up compose -- run --rm migrations\n
-  secure-up compose -- down -v\n
-""",
-)
-def compose(
-    args: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="-- COMPOSE_ARGS...",
-            help="The compose command and its options.",
-            show_default=False,
-        ),
-    ],
-    secrets: SecretsOption = None,
-    file: ComposeFileOption = None,
-    project_name: ProjectOption = None,
-    pristine: PristineOption = False,
-    no_mask: NoMaskOption = False,
-    verbose: VerboseOption = False,
-) -> None:
-    """Run any compose command with the secrets in compose's environment.
-
-    Stdin passes through; signals are forwarded; the exit code is compose's.
-    """
-    options = _run_options(secrets, file, project_name, pristine, no_mask, verbose)
-    raise typer.Exit(run_commands.compose_command(args, options=options))
-
-
-@app.command(
-    name="run",
-    context_settings={"allow_interspersed_args": False},
-    epilog="""Examples:\n\n
-  secure-up run -- ./manage.py migrate\n
-  secure-up run -s secrets/app.env -- sh -c 'psql "$DATABASE_URL" -c "select 1"'\n
-  secure-up run --pristine -- env      # shows only what the child gets (values masked)\n
-""",
-)
-def run_program(
-    command: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="-- COMMAND [ARGS...]", help="The program to run.", show_default=False
-        ),
-    ],
-    secrets: SecretsOption = None,
-    file: ComposeFileOption = None,
-    pristine: PristineOption = False,
-    no_mask: NoMaskOption = False,
-    verbose: VerboseOption = False,
-) -> None:
-    """Run any program with the secrets in its environment (`sops exec-env`, done right).
-
-    Values are set in the child's environment only; the binary environment.secrets
-    is parsed as `source` would. Output is masked, signals are forwarded once,
-    and the exit code is the program's (128+N when signal N killed it).
-    """
-    options = _run_options(secrets, file, None, pristine, no_mask, verbose)
-    raise typer.Exit(run_commands.run(command, options=options))
-
-
-@app.command(
-    epilog="""Examples:\n\n
-  secure-up check\n
-  secure-up check --json | jq .missing\n
-""",
-)
-def check(
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    secrets: SecretsOption = None,
-    file: ComposeFileOption = None,
-    verbose: VerboseOption = False,
-) -> None:
-    """The preflight alone: which variables the compose files need and who sets them.
-
-    Lists every interpolated variable with its source (secrets, environment,
-    .env) and services; fails (exit 64) if one is set nowhere; warns about
-    secrets no compose file uses, and about secrets placed in a container's
-    environment (readable with `docker inspect`), showing the compose
-    `secrets:` form that avoids it. Runs nothing.
-    """
-    options = _run_options(secrets, file, None, False, False, verbose)
-    raise typer.Exit(run_commands.check(options=options, json_output=json_output))
