@@ -60,10 +60,20 @@ def compare(
 
 @contextmanager
 def throwaway_keyring() -> Iterator[tuple[dict[str, str], str]]:
-    """A temporary GNUPGHOME with one passphrase-less key: (environment, fingerprint)."""
+    """A temporary GNUPGHOME with one passphrase-less key: (environment, fingerprint).
+
+    The environment also lets Python cache bytecode (in the same temporary
+    directory), as an installed copy of secure-up has it: a working tree run
+    with PYTHONDONTWRITEBYTECODE would compile every module on every start.
+    """
     home = Path(tempfile.mkdtemp(prefix="su-bench-"))
     home.chmod(0o700)
-    env = dict(os.environ, GNUPGHOME=str(home), SOPS_DISABLE_VERSION_CHECK="1")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env |= {
+        "GNUPGHOME": str(home),
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+        "PYTHONPYCACHEPREFIX": str(home / "pycache"),
+    }
     try:
         subprocess.run(
             [

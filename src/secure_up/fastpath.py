@@ -1,9 +1,10 @@
 """Start-up without Typer for the commands that run in loops.
 
 Importing Typer and click costs about 40 ms, a third of what sops needs for a
-whole decrypt. ``secure-up decrypt FILE`` and ``secure-up run -- CMD`` run in
-CI loops and are benchmarked against sops, so when argv has one of their plain
-forms we call the very function the Typer command would call. Anything else —
+whole decrypt, and parsing through them as much again. ``secure-up decrypt FILE``,
+``secure-up run -- CMD``, ``secure-up app`` and ``secure-up compose -- ARGS`` run in
+CI loops and are benchmarked against sops and the book's recipe, so when argv has
+one of their plain forms we call the very function the Typer command would call. Anything else —
 help, an unknown or abbreviated option, a malformed value — goes to Typer,
 which stays the only place that documents options and reports usage errors.
 ``tests/unit/test_fastpath.py`` checks that every option here exists there.
@@ -27,6 +28,7 @@ class FastCommand:
     options: dict[str, str] = field(default_factory=dict)  # option -> parameter (takes a value)
     multi_options: dict[str, str] = field(default_factory=dict)  # repeatable -> list parameter
     positional: str | None = None  # one required positional argument (a Path)
+    positionals: str | None = None  # any number of positional arguments (a list of str)
     remainder: str | None = None  # everything after "--" (required, non-empty)
 
     def call(self, arguments: dict[str, Any]) -> int | None:
@@ -63,6 +65,16 @@ def route(args: list[str]) -> list[str]:
     return args
 
 
+#: The options shared by the commands that run something with the secrets.
+_RUN_FLAGS = {
+    "--pristine": "pristine",
+    "--no-mask": "no_mask",
+    "-v": "verbose",
+    "--verbose": "verbose",
+}
+_RUN_FILES = {"-s": "secrets", "--secrets": "secrets", "-f": "file", "--file": "file"}
+_PROJECT = {"-p": "project_name", "--project-name": "project_name"}
+
 COMMANDS: dict[str, FastCommand] = {
     "decrypt": FastCommand(
         target="secure_up.commands.crypt:decrypt",
@@ -76,14 +88,25 @@ COMMANDS: dict[str, FastCommand] = {
     ),
     "run": FastCommand(
         target="secure_up.commands.run:run_from_cli",
-        flags={
-            "--pristine": "pristine",
-            "--no-mask": "no_mask",
-            "-v": "verbose",
-            "--verbose": "verbose",
-        },
-        multi_options={"-s": "secrets", "--secrets": "secrets", "-f": "file", "--file": "file"},
+        flags=_RUN_FLAGS,
+        multi_options=_RUN_FILES,
         remainder="command",
+    ),
+    # `secure-up app` (routed to `up app`) and `compose -- ...` start compose: benchmarked
+    # against the book's `source <(sops -d ...); docker compose up -d app`.
+    "up": FastCommand(
+        target="secure_up.commands.run:up_from_cli",
+        flags={"--attach": "attach", **_RUN_FLAGS},
+        options=_PROJECT,
+        multi_options=_RUN_FILES,
+        positionals="services",
+    ),
+    "compose": FastCommand(
+        target="secure_up.commands.run:compose_from_cli",
+        flags=_RUN_FLAGS,
+        options=_PROJECT,
+        multi_options=_RUN_FILES,
+        remainder="args",
     ),
 }
 
@@ -124,6 +147,8 @@ def parse(args: Sequence[str]) -> tuple[FastCommand, dict[str, Any]] | None:
         if len(positionals) != 1:
             return None
         arguments[command.positional] = Path(positionals[0])
+    elif command.positionals is not None:
+        arguments[command.positionals] = positionals
     elif positionals:
         return None
     if command.remainder is not None and command.remainder not in arguments:

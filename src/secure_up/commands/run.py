@@ -18,14 +18,16 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from secure_up import compose, process
 from secure_up.errors import ExitCode, SecureUpError
 from secure_up.keys.session import gpg_session
-from secure_up.preflight import PreflightReport, preflight
 from secure_up.secret_values import SecretValues
 from secure_up.secrets_loader import load_secret_values
+
+if TYPE_CHECKING:
+    from secure_up.preflight import PreflightReport
 
 #: Our own settings, never handed on to the child (one of them may hold a private key).
 _OWN_VARIABLE_PREFIX = "SECURE_UP_"
@@ -95,7 +97,8 @@ class _ComposePlan:
 def _plan_compose(context: _Context) -> _ComposePlan:
     options = context.options
     files = compose.find_compose_files(context.cwd, options.compose_files, context.environ)
-    command = compose.find_compose_command(context.environ, probe=process.probe)
+    probe = compose.plugin_aware(process.probe, context.environ)
+    command = compose.find_compose_command(context.environ, probe=probe)
     secrets_files = compose.find_secrets_files(
         options.secrets_files, context.environ, files, cwd=context.cwd
     )
@@ -121,6 +124,8 @@ def _preflight(
     targets: Sequence[str] = (),
     profiles: Sequence[str] = (),
 ) -> PreflightReport:
+    from secure_up.preflight import preflight  # not needed by `run`, which is benchmarked
+
     uses = compose.interpolated_variables(plan.files, profiles=profiles, targets=targets)
     env_names = compose.dotenv_names(compose.project_directory(plan.files))
     return preflight(uses, list(secrets), context.child_base(), env_names, root=context.cwd)
@@ -243,6 +248,55 @@ def _secrets_file_for_advice(plan: _ComposePlan) -> Path:
     return plan.secrets_files[-1] if plan.secrets_files else compose.DEFAULT_SECRETS_FILE
 
 
+def _cli_options(
+    secrets: list[str] | None,
+    file: list[str] | None,
+    project_name: str | None,
+    pristine: bool,
+    no_mask: bool,
+    verbose: bool,
+) -> RunOptions:
+    return RunOptions(
+        secrets_files=[Path(path) for path in secrets or []],
+        compose_files=[Path(path) for path in file or []],
+        project_name=project_name,
+        pristine=pristine,
+        mask=not no_mask,
+        verbose=verbose,
+    )
+
+
+def up_from_cli(
+    services: list[str],
+    *,
+    attach: bool = False,
+    secrets: list[str] | None = None,
+    file: list[str] | None = None,
+    project_name: str | None = None,
+    pristine: bool = False,
+    no_mask: bool = False,
+    verbose: bool = False,
+) -> int:
+    """:func:`up` with the CLI's option names (the fast path calls this)."""
+    options = _cli_options(secrets, file, project_name, pristine, no_mask, verbose)
+    return up(services, attach=attach, options=options)
+
+
+def compose_from_cli(
+    args: list[str],
+    *,
+    secrets: list[str] | None = None,
+    file: list[str] | None = None,
+    project_name: str | None = None,
+    pristine: bool = False,
+    no_mask: bool = False,
+    verbose: bool = False,
+) -> int:
+    """:func:`compose_command` with the CLI's option names (the fast path calls this)."""
+    options = _cli_options(secrets, file, project_name, pristine, no_mask, verbose)
+    return compose_command(args, options=options)
+
+
 def run_from_cli(
     command: list[str],
     *,
@@ -253,11 +307,5 @@ def run_from_cli(
     verbose: bool = False,
 ) -> int:
     """:func:`run` with the CLI's option names (the fast path calls this)."""
-    options = RunOptions(
-        secrets_files=[Path(path) for path in secrets or []],
-        compose_files=[Path(path) for path in file or []],
-        pristine=pristine,
-        mask=not no_mask,
-        verbose=verbose,
-    )
+    options = _cli_options(secrets, file, None, pristine, no_mask, verbose)
     return run(command, options=options)
