@@ -19,6 +19,11 @@ Two ways to run the child:
 
 Under GitHub Actions, :func:`announce_to_github_actions` registers each value
 with the runner's log masker first.
+
+Two helpers run programs that see no secret at all: :func:`run_editor` (the
+user's editor on a plaintext file, for ``edit``) and :func:`capture` (doctor's
+probes). gpg is the exception to "the only module": the key subsystem runs its
+own tool in ``keys/``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import signal
 import subprocess
 import sys
 import termios
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import FrameType
@@ -272,6 +278,57 @@ def probe(argv: Sequence[str], *, timeout: float = 15) -> bool:
     return completed.returncode == 0
 
 
+def run_editor(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """Run the user's editor on our terminal, wait for it, and return its return code.
+
+    Ctrl-C while the editor runs belongs to the editor (vi, nano use it): we
+    must not die under it. Any exception while we wait (a SIGTERM the caller
+    turned into one) ends the editor first, since it may hold the plaintext open.
+    """
+    _require_argv(argv)
+    with _interrupts_left_to_the_child():
+        try:
+            editor = subprocess.Popen(list(argv), env=dict(env))  # noqa: S603 -- the user's own editor, no shell
+        except OSError as error:
+            raise _start_error(argv[0], error) from None
+        try:
+            return editor.wait()
+        except BaseException:
+            _stop(editor)
+            raise
+
+
+def capture(
+    argv: Sequence[str], *, env: Mapping[str, str], timeout: float
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv`` without input and collect its output, e.g. ``docker info`` for doctor.
+
+    Never raises for the program's sake, so a caller reports every failure the
+    same way: as a shell does, 127 when it is not found and 126 when it cannot
+    start; as ``timeout(1)`` does, 124 when it has not finished after ``timeout``
+    seconds (it is killed). stderr then says why.
+    """
+    try:
+        return subprocess.run(  # noqa: S603 -- argv comes from the caller, never a shell
+            list(argv),
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return _failed(argv, 124, f"no answer within {timeout:g} s")
+    except OSError as error:
+        not_found = error.errno == errno.ENOENT
+        code = ExitCode.COMMAND_NOT_FOUND if not_found else ExitCode.COMMAND_NOT_EXECUTABLE
+        return _failed(argv, code, error.strerror or "cannot run")
+
+
+def _failed(argv: Sequence[str], code: int, reason: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.CompletedProcess(list(argv), int(code), b"", reason.encode())
+
+
 def exit_status(returncode: int) -> int:
     """A shell's view of a child's status: the code, or 128 + N when killed by signal N."""
     return 128 - returncode if returncode < 0 else returncode
@@ -447,3 +504,31 @@ def _in_terminal_foreground() -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """End a child we started and still wait for: politely, then for good after 3 s."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@contextmanager
+def _interrupts_left_to_the_child() -> Iterator[None]:
+    """SIGINT does nothing to us: a terminal's Ctrl-C reaches the child, which acts on it.
+
+    A handler, not SIG_IGN, which the child would inherit. Only the main thread
+    may set handlers; elsewhere signals are not ours to change.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _ignore)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

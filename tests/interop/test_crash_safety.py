@@ -3,7 +3,7 @@
 ``kill -9`` lands at random moments of real ``set`` and ``rotate`` processes;
 after each, the real sops must decrypt the file to the old or the new content.
 Concurrent writers must each be applied, or refused with a clear error, never
-silently lost. The commands run as ``python -m secure_up.commands.secrets``
+silently lost. The commands run as ``python -m secure_up``
 until cli.py wires them (then ``python -m secure_up``).
 """
 

@@ -1,7 +1,7 @@
 """set, unset, rotate, updatekeys and edit, run as real processes, checked by the real sops.
 
 Files are made by the real sops; the commands run in a subprocess with the
-test keyring (``python -m secure_up.commands.secrets``, the stand-in command
+test keyring (``python -m secure_up``, the stand-in command
 line until cli.py wires them; then ``RUN`` becomes ``python -m secure_up``);
 every result is read back by the real sops (``--extract``) or, for the
 shell payload of a binary file, by the real bash.

@@ -19,11 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from secure_up import compose
 from secure_up.compose import (
     UseKind,
     VariableUse,
     Which,
     cached_probe,
+    compose_plugin_installed,
     dotenv_names,
     find_compose_command,
     find_compose_files,
@@ -31,6 +33,7 @@ from secure_up.compose import (
     interpolated_variables,
     plan_compose_argv,
     plan_up,
+    plugin_aware,
     project_directory,
     scan_template,
 )
@@ -119,6 +122,102 @@ def test_the_probe_runs_once_per_argv(bin_dir: Path) -> None:
     for _ in range(3):
         find_compose_command({}, probe=probe, which=which_in(bin_dir))
     assert counter.read_text().count("x") == 1
+
+
+@pytest.fixture
+def system_plugin_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Empty directories standing for the docker CLI's system plugin directories.
+
+    The real ones may hold this machine's Compose plugin, which would answer every
+    question below; compose_plugin_installed reads the constant at each call.
+    """
+    directories = [tmp_path / "system" / str(number) / "cli-plugins" for number in range(4)]
+    monkeypatch.setattr(compose, "DOCKER_SYSTEM_PLUGIN_DIRS", tuple(map(str, directories)))
+    return directories
+
+
+def plugin(directory: Path, mode: int = 0o755) -> Path:
+    """A ``docker-compose`` plugin file in ``directory`` (the docker CLI runs it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "docker-compose"
+    path.write_text("#!/bin/sh\necho 'Docker Compose version v2'\n")
+    path.chmod(mode)
+    return path
+
+
+def test_the_plugin_is_found_in_docker_config(
+    tmp_path: Path, system_plugin_dirs: list[Path]
+) -> None:
+    config, home = tmp_path / "config", tmp_path / "home"
+    environ = {"DOCKER_CONFIG": str(config), "HOME": str(home)}
+    assert not compose_plugin_installed(environ)
+    plugin(home / ".docker" / "cli-plugins")
+    assert not compose_plugin_installed(environ)  # DOCKER_CONFIG replaces ~/.docker
+    plugin(config / "cli-plugins")
+    assert compose_plugin_installed(environ)
+
+
+def test_the_plugin_is_found_in_the_home_directory(
+    tmp_path: Path, system_plugin_dirs: list[Path]
+) -> None:
+    home = tmp_path / "home"
+    assert not compose_plugin_installed({"HOME": str(home)})
+    plugin(home / ".docker" / "cli-plugins")
+    assert compose_plugin_installed({"HOME": str(home)})
+    assert not compose_plugin_installed({})  # no HOME: only the system directories
+
+
+@pytest.mark.parametrize("number", range(4))
+def test_the_plugin_is_found_in_each_system_directory(
+    system_plugin_dirs: list[Path], number: int
+) -> None:
+    assert not compose_plugin_installed({})
+    plugin(system_plugin_dirs[number])
+    assert compose_plugin_installed({})
+
+
+def test_a_plugin_file_that_cannot_run_does_not_count(system_plugin_dirs: list[Path]) -> None:
+    plugin(system_plugin_dirs[0], mode=0o644)
+    assert not compose_plugin_installed({})
+
+
+def recording_docker(bin_dir: Path) -> tuple[str, Path]:
+    """A ``docker`` whose ``compose`` fails, recording each run in the returned file."""
+    calls = bin_dir / "calls"
+    return executable(bin_dir, "docker", f'echo "$*" >> {calls}; exit 1'), calls
+
+
+def test_an_installed_plugin_answers_the_plugin_probe_without_running_docker(
+    bin_dir: Path, tmp_path: Path, system_plugin_dirs: list[Path]
+) -> None:
+    docker, calls = recording_docker(bin_dir)
+    environ = {"DOCKER_CONFIG": str(tmp_path / "config")}
+    plugin(tmp_path / "config" / "cli-plugins")
+    probe = plugin_aware(run_probe, environ)
+    assert probe([docker, "compose", "version"])
+    command = find_compose_command(environ, probe=probe, which=which_in(bin_dir))
+    assert command == [docker, "compose"]
+    assert not calls.exists()
+
+
+def test_other_probes_and_a_missing_plugin_go_to_the_probe(
+    bin_dir: Path, system_plugin_dirs: list[Path]
+) -> None:
+    docker, calls = recording_docker(bin_dir)
+    podman = executable(bin_dir, "podman", f'echo "podman $*" >> {calls}; exit 1')
+    without = plugin_aware(run_probe, {})
+    assert not without([docker, "compose", "version"])
+    plugin(system_plugin_dirs[0])
+    with_plugin = plugin_aware(run_probe, {})
+    assert not with_plugin([docker, "compose", "ls"])
+    assert not with_plugin([docker, "compose", "version", "--short"])
+    assert not with_plugin([podman, "compose", "version"])
+    assert calls.read_text().splitlines() == [
+        "compose version",
+        "compose ls",
+        "compose version --short",
+        "podman compose version",
+    ]
 
 
 # -- compose files ----------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,86 @@ def test_plain_run_is_parsed() -> None:
         "command": ["env"],
     }
     assert fastpath.parse(["run", "env"]) is None  # without "--": Typer decides
+
+
+def _parsed(args: list[str]) -> dict[str, object]:
+    parsed = fastpath.parse(args)
+    assert parsed is not None, args
+    command, arguments = parsed
+    module, _, name = command.target.partition(":")
+    inspect.signature(getattr(importlib.import_module(module), name)).bind(**arguments)
+    return arguments
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["up", "-s", "x", "app"], {"secrets": ["x"], "services": ["app"]}),
+        (fastpath.route(["app"]), {"services": ["app"]}),
+        (["up"], {"services": []}),
+        (
+            fastpath.route(["-s", "a.env", "--secrets=b.env", "-p", "demo", "app", "worker"]),
+            {"secrets": ["a.env", "b.env"], "project_name": "demo", "services": ["app", "worker"]},
+        ),
+        (
+            ["up", "--attach", "-f", "a.yaml", "--file=b.yaml", "--project-name=x", "-v", "db"],
+            {
+                "attach": True,
+                "file": ["a.yaml", "b.yaml"],
+                "project_name": "x",
+                "verbose": True,
+                "services": ["db"],
+            },
+        ),
+        (["up", "--pristine", "--no-mask", "app"], {"pristine": True, "no_mask": True}),
+    ],
+)
+def test_plain_up_is_parsed(args: list[str], expected: dict[str, object]) -> None:
+    arguments = _parsed(args)
+    assert arguments == {"secrets": [], "file": [], "services": ["app"], **expected}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["compose", "--", "logs", "-f"], {"args": ["logs", "-f"]}),
+        (
+            ["compose", "-p", "demo", "-s", "a.env", "--no-mask", "--", "exec", "-T", "db", "sh"],
+            {
+                "project_name": "demo",
+                "secrets": ["a.env"],
+                "no_mask": True,
+                "args": ["exec", "-T", "db", "sh"],
+            },
+        ),
+        (
+            ["compose", "--file=c.yaml", "--", "--", "ps"],
+            {"file": ["c.yaml"], "args": ["--", "ps"]},
+        ),
+    ],
+)
+def test_plain_compose_is_parsed(args: list[str], expected: dict[str, object]) -> None:
+    assert _parsed(args) == {"secrets": [], "file": [], **expected}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["up", "--help"],
+        ["up", "-h", "app"],
+        ["up", "-d", "app"],  # compose's option, not ours
+        ["up", "--att", "app"],  # abbreviated
+        ["up", "--attach=yes", "app"],  # a flag takes no value
+        ["up", "app", "-s"],  # an option without its value
+        ["up", "--", "app"],
+        fastpath.route(["--help"]),
+        ["compose"],
+        ["compose", "--"],
+        ["compose", "logs", "-f"],  # without "--"
+        ["compose", "ps", "--", "logs"],
+        ["compose", "--attach", "--", "ps"],  # up's flag
+        ["compose", "-p"],  # an option without its value
+    ],
+)
+def test_up_and_compose_forms_typer_must_judge(args: list[str]) -> None:
+    assert fastpath.parse(args) is None

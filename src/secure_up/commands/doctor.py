@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from typing import TextIO
 from secure_up.errors import SecureUpError
 from secure_up.keys.pgp import GnuPG, SecretKey
 from secure_up.keys.session import KEY_VARIABLE, gpg_session, key_variable_set
+from secure_up.process import capture
 
 #: Seconds a probe (docker, compose) may take before we call it hung.
 PROBE_TIMEOUT = 10.0
@@ -178,27 +178,13 @@ class _Probes:
         return shutil.which(name, path=self.environ.get("PATH"))
 
     def run(self, argv: Sequence[str], timeout: float = PROBE_TIMEOUT) -> tuple[int, str]:
-        """Exit code and combined output; 124 when it timed out, 127 when it cannot run."""
+        """Exit code and combined output; 124 when it timed out, 126 or 127 when it cannot run."""
         key = tuple(argv)
         if key not in self._answers:
-            self._answers[key] = self._run(key, timeout)
+            result = capture(key, env=self.environ, timeout=timeout)
+            output = (result.stdout + result.stderr).decode(errors="replace").strip()
+            self._answers[key] = result.returncode, output
         return self._answers[key]
-
-    def _run(self, argv: tuple[str, ...], timeout: float) -> tuple[int, str]:
-        try:
-            result = subprocess.run(  # noqa: S603 - fixed probes, no user input in argv
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=timeout,
-                env=self.environ,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return 124, f"no answer within {timeout:.0f} s"
-        except OSError as error:
-            return 127, error.strerror or "cannot run"
-        return result.returncode, (result.stdout + result.stderr).decode(errors="replace").strip()
 
 
 def _one_line(text: str) -> str:

@@ -204,6 +204,7 @@ class GnuPG:
         if gpgconf is None:
             return subprocess.CompletedProcess(args, 127, b"", b"gpgconf not found")
         home = ["--homedir", self._home] if self._home else []
+        # gpg's tools are the key subsystem's own: run here, not through process.py.
         try:
             return subprocess.run(  # noqa: S603 - a fixed program and options
                 [gpgconf, *home, *args],
