@@ -71,7 +71,9 @@ DOCKER_SYSTEM_PLUGIN_DIRS = (
 )
 
 
-def compose_plugin_installed(environ: Mapping[str, str]) -> bool:
+def compose_plugin_installed(
+    environ: Mapping[str, str], *, system_dirs: Sequence[str | Path] = DOCKER_SYSTEM_PLUGIN_DIRS
+) -> bool:
     """Whether the docker CLI finds the Compose v2 plugin where it looks by default.
 
     A file check instead of running ``docker compose version`` (some 60 ms, a third
@@ -81,7 +83,7 @@ def compose_plugin_installed(environ: Mapping[str, str]) -> bool:
     user_config = environ.get("DOCKER_CONFIG") or (
         os.path.join(environ["HOME"], ".docker") if environ.get("HOME") else None
     )
-    directories = [*DOCKER_SYSTEM_PLUGIN_DIRS]
+    directories = [str(directory) for directory in system_dirs]
     if user_config:
         directories.insert(0, os.path.join(user_config, "cli-plugins"))
     return any(
@@ -89,12 +91,21 @@ def compose_plugin_installed(environ: Mapping[str, str]) -> bool:
     )
 
 
-def plugin_aware(probe: Probe, environ: Mapping[str, str]) -> Probe:
+def plugin_aware(
+    probe: Probe,
+    environ: Mapping[str, str],
+    *,
+    system_dirs: Sequence[str | Path] = DOCKER_SYSTEM_PLUGIN_DIRS,
+) -> Probe:
     """``probe``, except that an installed plugin answers ``docker compose version`` at once."""
 
     def answer(argv: Sequence[str]) -> bool:
         asks_for_plugin = len(argv) == 3 and list(argv[1:]) == ["compose", "version"]
-        if asks_for_plugin and Path(argv[0]).name == "docker" and compose_plugin_installed(environ):
+        if (
+            asks_for_plugin
+            and Path(argv[0]).name == "docker"
+            and compose_plugin_installed(environ, system_dirs=system_dirs)
+        ):
             return True
         return probe(argv)
 

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secure_up import compose
 from secure_up.compose import (
     UseKind,
     VariableUse,
@@ -125,15 +124,13 @@ def test_the_probe_runs_once_per_argv(bin_dir: Path) -> None:
 
 
 @pytest.fixture
-def system_plugin_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+def system_plugin_dirs(tmp_path: Path) -> list[Path]:
     """Empty directories standing for the docker CLI's system plugin directories.
 
     The real ones may hold this machine's Compose plugin, which would answer every
-    question below; compose_plugin_installed reads the constant at each call.
+    question below, so the tests pass these instead.
     """
-    directories = [tmp_path / "system" / str(number) / "cli-plugins" for number in range(4)]
-    monkeypatch.setattr(compose, "DOCKER_SYSTEM_PLUGIN_DIRS", tuple(map(str, directories)))
-    return directories
+    return [tmp_path / "system" / str(number) / "cli-plugins" for number in range(4)]
 
 
 def plugin(directory: Path, mode: int = 0o755) -> Path:
@@ -150,35 +147,39 @@ def test_the_plugin_is_found_in_docker_config(
 ) -> None:
     config, home = tmp_path / "config", tmp_path / "home"
     environ = {"DOCKER_CONFIG": str(config), "HOME": str(home)}
-    assert not compose_plugin_installed(environ)
+    assert not compose_plugin_installed(environ, system_dirs=system_plugin_dirs)
     plugin(home / ".docker" / "cli-plugins")
-    assert not compose_plugin_installed(environ)  # DOCKER_CONFIG replaces ~/.docker
+    assert not compose_plugin_installed(
+        environ, system_dirs=system_plugin_dirs
+    )  # DOCKER_CONFIG replaces ~/.docker
     plugin(config / "cli-plugins")
-    assert compose_plugin_installed(environ)
+    assert compose_plugin_installed(environ, system_dirs=system_plugin_dirs)
 
 
 def test_the_plugin_is_found_in_the_home_directory(
     tmp_path: Path, system_plugin_dirs: list[Path]
 ) -> None:
     home = tmp_path / "home"
-    assert not compose_plugin_installed({"HOME": str(home)})
+    assert not compose_plugin_installed({"HOME": str(home)}, system_dirs=system_plugin_dirs)
     plugin(home / ".docker" / "cli-plugins")
-    assert compose_plugin_installed({"HOME": str(home)})
-    assert not compose_plugin_installed({})  # no HOME: only the system directories
+    assert compose_plugin_installed({"HOME": str(home)}, system_dirs=system_plugin_dirs)
+    assert not compose_plugin_installed(
+        {}, system_dirs=system_plugin_dirs
+    )  # no HOME: only the system directories
 
 
 @pytest.mark.parametrize("number", range(4))
 def test_the_plugin_is_found_in_each_system_directory(
     system_plugin_dirs: list[Path], number: int
 ) -> None:
-    assert not compose_plugin_installed({})
+    assert not compose_plugin_installed({}, system_dirs=system_plugin_dirs)
     plugin(system_plugin_dirs[number])
-    assert compose_plugin_installed({})
+    assert compose_plugin_installed({}, system_dirs=system_plugin_dirs)
 
 
 def test_a_plugin_file_that_cannot_run_does_not_count(system_plugin_dirs: list[Path]) -> None:
     plugin(system_plugin_dirs[0], mode=0o644)
-    assert not compose_plugin_installed({})
+    assert not compose_plugin_installed({}, system_dirs=system_plugin_dirs)
 
 
 def recording_docker(bin_dir: Path) -> tuple[str, Path]:
@@ -193,7 +194,7 @@ def test_an_installed_plugin_answers_the_plugin_probe_without_running_docker(
     docker, calls = recording_docker(bin_dir)
     environ = {"DOCKER_CONFIG": str(tmp_path / "config")}
     plugin(tmp_path / "config" / "cli-plugins")
-    probe = plugin_aware(run_probe, environ)
+    probe = plugin_aware(run_probe, environ, system_dirs=system_plugin_dirs)
     assert probe([docker, "compose", "version"])
     command = find_compose_command(environ, probe=probe, which=which_in(bin_dir))
     assert command == [docker, "compose"]
@@ -205,10 +206,10 @@ def test_other_probes_and_a_missing_plugin_go_to_the_probe(
 ) -> None:
     docker, calls = recording_docker(bin_dir)
     podman = executable(bin_dir, "podman", f'echo "podman $*" >> {calls}; exit 1')
-    without = plugin_aware(run_probe, {})
+    without = plugin_aware(run_probe, {}, system_dirs=system_plugin_dirs)
     assert not without([docker, "compose", "version"])
     plugin(system_plugin_dirs[0])
-    with_plugin = plugin_aware(run_probe, {})
+    with_plugin = plugin_aware(run_probe, {}, system_dirs=system_plugin_dirs)
     assert not with_plugin([docker, "compose", "ls"])
     assert not with_plugin([docker, "compose", "version", "--short"])
     assert not with_plugin([podman, "compose", "version"])
