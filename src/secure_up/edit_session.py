@@ -15,17 +15,16 @@ import os
 import shlex
 import shutil
 import signal
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Final
 
 from secure_up.errors import ExitCode, FormatError, SecureUpError, UsageError
 from secure_up.private_dir import private_directory
 from secure_up.process import run_editor
 from secure_up.shellenv import parse_shell_env
+from secure_up.signals import signals_held, unwind_on_signals
 from secure_up.sops import tree
 from secure_up.sops.stores import FileType, store_for
 
@@ -33,7 +32,6 @@ from secure_up.sops.stores import FileType, store_for
 _ERROR_MARK: Final = "# secure-up: "
 _FORMATS_WITH_HASH_COMMENTS: Final = ("yaml", "dotenv", "ini", "binary")
 _EDIT_PREFIX: Final = "secure-up-edit-"
-_ENDING_SIGNALS: Final = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
 class EditAbandonedError(SecureUpError):
@@ -191,42 +189,19 @@ def _plaintext_directory(environ: Mapping[str, str]) -> Iterator[Path]:
     While it exists, SIGTERM and SIGHUP raise :class:`TerminatedError`; while
     it is being removed they are blocked, and delivered (raising) afterwards.
     """
-    with _termination_raises():
+    with unwind_on_signals(_terminated):
         holder = private_directory(environ, _EDIT_PREFIX)
         directory = holder.__enter__()
         try:
             yield directory
         finally:
-            with _signals_blocked():
+            with signals_held():
                 holder.__exit__(None, None, None)
 
 
-@contextlib.contextmanager
-def _signals_blocked() -> Iterator[None]:
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ENDING_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-@contextlib.contextmanager
-def _termination_raises() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into an exception, so ``finally`` blocks remove the plaintext."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(signum: int, _frame: FrameType | None) -> None:
-        raise TerminatedError(
-            f"stopped by {signal.Signals(signum).name}; nothing was written and the plaintext "
-            "was removed",
-            None,
-        )
-
-    previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def _terminated(signum: int) -> TerminatedError:
+    return TerminatedError(
+        f"stopped by {signal.Signals(signum).name}; nothing was written and the plaintext "
+        "was removed",
+        None,
+    )

@@ -24,18 +24,16 @@ import binascii
 import contextlib
 import os
 import re
-import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import FrameType
-from typing import Any, Final
+from typing import Final
 
 from secure_up.errors import InputFileError, NoKeyError, UsageError
 from secure_up.keys.pgp import GnuPG
 from secure_up.private_dir import memory_backed_base, private_directory, remove_tree
+from secure_up.signals import signals_held, unwind_on_signals
 
 KEY_VARIABLE: Final = "SECURE_UP_GPG_KEY"
 KEY_FILE_VARIABLE: Final = "SECURE_UP_GPG_KEY_FILE"
@@ -45,10 +43,6 @@ PASSPHRASE_FILE_VARIABLE: Final = "SECURE_UP_GPG_PASSPHRASE_FILE"  # noqa: S105
 #: Prefix of ephemeral homes; the creator's PID follows, so a later run can
 #: tell a home whose process died (SIGKILL) from one in use.
 HOME_PREFIX: Final = "secure-up-gpg-"
-#: Signals that unwind the ``with`` block (Ctrl-C already raises KeyboardInterrupt).
-UNWIND_SIGNALS: Final = (signal.SIGTERM, signal.SIGHUP)
-#: Signals held while a home is made or removed, so neither is left half done.
-_HELD_SIGNALS: Final = {signal.SIGINT, *UNWIND_SIGNALS}
 #: Key files are a few KiB; anything much larger is the wrong file.
 _MAX_KEY_FILE_SIZE: Final = 1024 * 1024
 _EXPORT_HINT: Final = "gpg --export-secret-keys --armor FINGERPRINT"
@@ -68,7 +62,7 @@ def gpg_session(environ: Mapping[str, str], *, interactive: bool) -> Iterator[Gn
             _gpg_environ(environ, interactive), passphrase=passphrase, interactive=interactive
         )
         return
-    with _unwind_on_signals(), _ephemeral_home(environ) as home:
+    with unwind_on_signals(_exit_status), _ephemeral_home(environ) as home:
         gpg_environ = {**_gpg_environ(environ, interactive), "GNUPGHOME": str(home)}
         gpg = GnuPG(gpg_environ, passphrase=passphrase, interactive=interactive)
         _import_secret_key(gpg, key_data, _key_source(environ))
@@ -196,7 +190,7 @@ def _ephemeral_home(environ: Mapping[str, str]) -> Iterator[Path]:
     """A fresh GNUPGHOME; on exit its agent is stopped and it is removed, signals held meanwhile."""
     home_stack = contextlib.ExitStack()
     try:  # entered first: a signal held below may fire the moment it is released
-        with _signals_held():
+        with signals_held():
             _remove_orphaned_homes(environ)
             # A short path: gpg-agent's socket lives in it, and socket paths are short.
             home = home_stack.enter_context(
@@ -206,7 +200,7 @@ def _ephemeral_home(environ: Mapping[str, str]) -> Iterator[Path]:
         (home / "gpg-agent.conf").write_text("allow-loopback-pinentry\n")
         yield home
     finally:
-        with _signals_held():
+        with signals_held():
             home_stack.close()
 
 
@@ -245,46 +239,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Defer SIGINT, SIGTERM and SIGHUP until the block is done (main thread only)."""
-    if not _in_main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-@contextlib.contextmanager
-def _unwind_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into SystemExit(128+N), so ``finally`` blocks run.
-
-    Once one arrives, further ones are held until the block is done, so the
-    cleanup is not itself interrupted. The previous handlers and signal mask
-    come back afterwards; a signal held meanwhile is then delivered to them.
-    """
-    if not _in_main_thread():  # signal handlers can only be set from the main thread
-        yield
-        return
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
-
-    def unwind(signum: int, _frame: FrameType | None) -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
-        raise SystemExit(128 + signum)
-
-    previous: dict[signal.Signals, Any] = {}  # handlers as signal.signal returns them
-    try:
-        for signum in UNWIND_SIGNALS:
-            previous[signum] = signal.signal(signum, unwind)
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+def _exit_status(signum: int) -> SystemExit:
+    """SIGTERM or SIGHUP ends the run as a shell reports it: 128 + N."""
+    return SystemExit(128 + signum)
