@@ -536,7 +536,7 @@ def set_value(
             help="""KEY, or a sops path like '["db"]["password"]' """
             "(missing mappings are created). "
             "In a binary file such as environment.secrets: the variable of its `export KEY=...` "
-            "line; in an INI file a plain KEY is in the default section."
+            "line; in an INI file a plain KEY is in the default section.",
         ),
     ],
     generate: Annotated[
