@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from secure_up.atomic import atomic_write
 from secure_up.errors import ConfigError, FormatError, NotEncryptedError, UsageError
 from secure_up.extract import extract_value, parse_path
 from secure_up.keys.pgp import GnuPG
@@ -64,7 +62,7 @@ def filestatus(path: Path, *, input_type: str | None = None) -> None:
         encrypted = True
     except (NotEncryptedError, FormatError):
         encrypted = False
-    _write_stdout(json.dumps({"encrypted": encrypted}).encode() + b"\n")
+    _write_stdout(b'{"encrypted":true}\n' if encrypted else b'{"encrypted":false}\n')
 
 
 def _rule_from_options(rules: Mapping[str, str]) -> EncryptionRule | None:
@@ -158,6 +156,8 @@ def encrypt(
     with gnupg_for(environ) as gpg:
         output = encrypt_new(data, file_type, metadata, gpg, out_type)
     if in_place:
+        from secure_up.atomic import atomic_write  # only -i writes a file
+
         atomic_write(path, output)
     else:
         _write_stdout(output)

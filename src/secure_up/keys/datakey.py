@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 from secure_up.errors import NoKeyError
 from secure_up.keys.pgp import GnuPG, PgpError
-from secure_up.sops import shamir
 from secure_up.sops.cipher import DATA_KEY_SIZE
 from secure_up.sops.metadata import KeyGroup, Metadata, format_rfc3339
 
@@ -40,6 +39,8 @@ def open_data_key(metadata: Metadata, gpg: GnuPG) -> bytes:
         return parts[0]
     threshold = metadata.shamir_threshold or groups
     if groups > 1 and len(parts) >= threshold:
+        from secure_up.sops import shamir  # only files with several key groups need it
+
         return shamir.combine(parts)
     raise _no_key_error(metadata, gpg, failures, opened=len(parts), needed=threshold)
 
@@ -80,6 +81,8 @@ def wrap_data_key(metadata: Metadata, data_key: bytes, gpg: GnuPG) -> None:
     groups = metadata.key_groups
     if len(groups) > 1:
         threshold = metadata.shamir_threshold or len(groups)
+        from secure_up.sops import shamir
+
         parts = shamir.split(data_key, len(groups), threshold)
     else:
         parts = [data_key]
