@@ -1,8 +1,9 @@
 """Property: any document survives both directions against the real sops.
 
 Hypothesis generates documents; for each, (1) sops encrypts and secure-up
-decrypts, (2) secure-up encrypts and sops decrypts; both must give the
-original data back. Each example runs real gpg and sops, so examples are few.
+decrypts, which must give what sops decrypts, (2) secure-up encrypts and sops
+decrypts, which must give the original data back. Each example runs real gpg
+and sops, so examples are few.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -95,7 +96,11 @@ def _both_ways(
 
         by_sops = Path(tmp, "by-sops" + suffix)
         by_sops.write_bytes(sops.encrypt(plain))
-        assert _load(kind, secure_up.run("decrypt", str(by_sops)).stdout) == expected
+        # What sops itself reads back, which is not always the original: sops 3.11
+        # reads every JSON number as a float64, so 2**53 + 1 is already lost.
+        assert _load(kind, secure_up.run("decrypt", str(by_sops)).stdout) == _load(
+            kind, sops.decrypt(by_sops)
+        )
 
         by_us = Path(tmp, "by-secure-up" + suffix)
         by_us.write_bytes(secure_up.run("encrypt", "--pgp", fingerprint, str(plain)).stdout)
@@ -112,6 +117,7 @@ def test_yaml_documents_survive_both_ways(
 
 @_SETTINGS
 @given(document=_DOCUMENT)
+@example(document={"A": 2**53 + 1})  # found by this test: sops reads JSON numbers as floats
 def test_json_documents_survive_both_ways(
     document: dict[str, object], sops: Sops, secure_up: SecureUp
 ) -> None:
