@@ -36,6 +36,7 @@ import yaml
 
 from secure_up.errors import ConfigError
 from secure_up.sops.goregex import compile_go_regex
+from secure_up.sops.rules import RULE_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,7 @@ CONFIG_FILE_NAME: Final = ".sops.yaml"
 _IGNORED_CONFIG_NAME: Final = ".sops.yml"
 _MAX_SEARCH_DEPTH: Final = 100  # sops' limit on parent directories searched
 
-ENCRYPTION_RULE_FIELDS: Final = (
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
-)
+ENCRYPTION_RULE_FIELDS: Final = RULE_KINDS
 #: Key fields of a creation rule, each a comma-separated string or a list.
 _RULE_KEY_FIELDS: Final = (
     "age",

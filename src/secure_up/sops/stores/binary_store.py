@@ -14,7 +14,7 @@ from typing import Final
 
 from secure_up.errors import FormatError, NotEncryptedError, UsageError
 from secure_up.sops.stores import RawMetadata
-from secure_up.sops.stores.flat import encode_text
+from secure_up.sops.stores.flat import dump_extracted, encode_text
 from secure_up.sops.stores.json_store import STORE as JSON_STORE
 from secure_up.sops.tree import Branch, Documents, Node, from_bytes
 
@@ -59,14 +59,11 @@ class BinaryStore:
         return JSON_STORE.dump_encrypted(documents, metadata)
 
     def dump_value(self, value: Node) -> bytes:
-        if isinstance(value, Branch):
-            return self.dump_plain([value])
-        if isinstance(value, str):
-            return encode_text(value)
-        raise UsageError(
+        refusal = UsageError(
             "a binary file is not structured: a single value cannot be extracted",
             "decrypt the whole file",
         )
+        return dump_extracted(self.dump_plain, value, refusal)
 
 
 STORE: Final = BinaryStore()

@@ -17,6 +17,7 @@ from typing import Final, cast
 from secure_up.errors import FormatError, NotEncryptedError, UsageError
 from secure_up.sops.stores import RawMetadata
 from secure_up.sops.stores.flat import (
+    dump_extracted,
     encode_text,
     flatten_metadata,
     scalar_text,
@@ -83,14 +84,11 @@ class DotenvStore:
         return self.dump_plain([Branch([*branch, *flat])])
 
     def dump_value(self, value: Node) -> bytes:
-        if isinstance(value, Branch):
-            return self.dump_plain([value])
-        if isinstance(value, str):
-            return encode_text(value)
-        raise UsageError(
+        refusal = UsageError(
             "the dotenv format can only print a string value",
             "extract a string value, or choose another output type",
         )
+        return dump_extracted(self.dump_plain, value, refusal)
 
 
 def _single_document(documents: Documents) -> Branch:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from secure_up.errors import FormatError
-from secure_up.sops.tree import Branch, Comment, Sequence
+from secure_up.errors import FormatError, UsageError
+from secure_up.sops.tree import Branch, Comment, Documents, Node, Sequence
 
 MAP_SEPARATOR: Final = "__map_"
 LIST_SEPARATOR: Final = "__list_"
@@ -200,3 +200,18 @@ def encode_text(text: str) -> bytes:
             f"text at character {error.start} cannot be written as UTF-8",
             "remove unpaired surrogate characters from the value",
         ) from None
+
+
+def dump_extracted(
+    dump_plain: Callable[[Documents], bytes], value: Node, refusal: UsageError
+) -> bytes:
+    """What ``sops decrypt --extract`` prints from a flat format.
+
+    A map is printed as a whole file, a string as its raw bytes; anything else
+    cannot be written in the format and raises ``refusal``.
+    """
+    if isinstance(value, Branch):
+        return dump_plain([value])
+    if isinstance(value, str):
+        return encode_text(value)
+    raise refusal

@@ -32,6 +32,7 @@ from typing import Final
 from secure_up.errors import FormatError, NotEncryptedError, UsageError
 from secure_up.sops.stores import RawMetadata
 from secure_up.sops.stores.flat import (
+    dump_extracted,
     encode_text,
     flatten_metadata,
     scalar_text,
@@ -113,14 +114,11 @@ class IniStore:
         return self.dump_plain([*documents, Branch([(METADATA_SECTION, flat)])])
 
     def dump_value(self, value: Node) -> bytes:
-        if isinstance(value, Branch):
-            return self.dump_plain([value])
-        if isinstance(value, str):
-            return encode_text(value)
-        raise UsageError(
+        refusal = UsageError(
             "an INI file holds only strings; this value is not one",
             "extract a string value, or choose another output type",
         )
+        return dump_extracted(self.dump_plain, value, refusal)
 
 
 def _as_branch(value: Node) -> Branch:
