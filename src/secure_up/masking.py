@@ -40,10 +40,14 @@ Speed
     its bytes, chosen so that few anchors cover all forms and anchors are rare
     in typical output. A chunk is searched per anchor with ``bytes.find``
     (memchr) while its occurrences are few, else with one regex of the form
-    tails that start with it (sre's fast literal-prefix scan); the exact regex
-    then runs only in small windows around the hits. ``bench/bench_masking.py``
-    measures it: ~180-190 MB/s with 100 mixed values (two cores shared), several
-    hundred MB/s when no value is a short lowercase word (those need many anchors).
+    tails that start with it (sre's fast literal-prefix scan); a stream remembers
+    which anchors are common in its output. That regex also checks, by
+    lookbehind, that a whole form ends where the tail does, so a hit is nearly
+    always a real occurrence, confirmed with ``bytes.startswith``.
+    ``bench/bench_masking.py`` measures it with 100 mixed values (two cores
+    shared): ~240 MB/s on output without secrets, ~205 MB/s with one every
+    ~4 KiB. Short lowercase words cost the most: they need anchors on common
+    letters, each a scan of the chunk.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TypeAlias
 
 #: Shorter values (and lines) are not masked: too short to tell from ordinary words.
@@ -63,9 +67,13 @@ _PIECE = 64
 #: A trie of byte strings: byte -> subtree; the key -1 marks the end of a string.
 _Trie: TypeAlias = "dict[int, _Trie]"
 
+#: A form as its anchor finds it: (bytes before its anchor, the whole form).
+_Form: TypeAlias = tuple[int, bytes]
+
 #: An anchor has at least this many bytes from it to the end of its pattern, so that
-#: its tail (anchor and the bytes after it) rarely occurs in output by chance.
-_MIN_TAIL = 4
+#: sre rejects most chance occurrences of the anchor at the byte after it. 2 leaves
+#: the cover the most freedom (measured: 1 and 3 or 4 pick slower anchor sets).
+_MIN_TAIL = 2
 
 #: The anchor choice weighs costs in units of one sre scan of a chunk (it steers
 #: speed, never the result). Per unit of an anchor's frequency in the output:
@@ -73,9 +81,12 @@ _MIN_TAIL = 4
 _FIND_COST = 1400.0
 #: ...and occurrences met inside an sre scan this much (a branch into the tails).
 _BRANCH_COST = 130.0
-
-#: Anchor occurrences checked one by one before the rest is left to one sre scan.
-_SPARSE_HITS = 8
+#: An anchor met more often than this in a buffer is common: sre's scan (~20 us for
+#: 64 KiB) finds its tails faster than ``bytes.find`` and a check each (~0.3 us).
+_SPARSE_HITS = 64
+#: A stream scans for the anchors common in its last buffer with sre straight away,
+#: and counts them again every this many buffers: output changes character.
+_RECOUNT_EVERY = 16
 
 
 class Masker:
@@ -88,7 +99,8 @@ class Masker:
 
     __slots__ = (
         "_anchors",
-        "_exact",
+        "_buffers_seen",
+        "_common",
         "_max_len",
         "_open_until",
         "_pending",
@@ -103,16 +115,11 @@ class Masker:
         self._replacement = replacement
         self._max_len = max(map(len, patterns), default=0)
         self._proper_prefixes = frozenset(p[:n] for p in patterns for n in range(1, len(p)))
-        #: The longest form at the leftmost position where one starts.
-        self._exact = re.compile(_trie_regex(patterns))
-        #: (anchor byte, regex of the tails, from that byte on, of the forms it covers).
         self._anchors = [
-            (bytes([anchor]), re.compile(_trie_regex(tails)))
-            for anchor, tails in _choose_anchors(patterns).items()
+            _Anchor.covering(anchor, covered)
+            for anchor, covered in _choose_anchors(patterns).items()
         ]
-        self._pending = b""
-        #: How many leading bytes of ``_pending`` lie inside a replacement already printed.
-        self._open_until = 0
+        self._start_stream()
 
     def __repr__(self) -> str:
         return f"Masker(anchors={len(self._anchors)}, values=<hidden>)"
@@ -125,9 +132,16 @@ class Masker:
     def fresh(self) -> Masker:
         """A masker for another stream: same values, nothing pending, regexes shared."""
         twin = copy.copy(self)
-        twin._pending = b""
-        twin._open_until = 0
+        twin._start_stream()
         return twin
+
+    def _start_stream(self) -> None:
+        self._pending = b""
+        #: How many leading bytes of ``_pending`` lie inside a replacement already printed.
+        self._open_until = 0
+        #: Which anchors were common in the last buffer (steers speed, never the result).
+        self._common = [False] * len(self._anchors)
+        self._buffers_seen = 0
 
     def feed(self, chunk: bytes) -> bytes:
         """Masked output for ``chunk``, less a tail that may be the start of a form."""
@@ -164,51 +178,92 @@ class Masker:
                 return position
         return len(buffer)
 
-    def _occurrences(self, buffer: bytes, limit: int) -> Iterator[tuple[int, int]]:
-        """(start, end) of the longest form at each start before ``limit``, in order.
+    def _occurrences(self, buffer: bytes, limit: int) -> list[tuple[int, int]]:
+        """(start, end) of every occurrence of a form starting before ``limit``, sorted.
 
-        Every occurrence lies inside one merged window, so the exact regex sees it
-        whole; starts outside all windows hold no occurrence.
+        Every occurrence holds its anchor with its tail after it, so checking the
+        forms a tail hit names finds them all.
         """
-        for window_start, window_end in _merged(self._candidate_windows(buffer)):
-            if window_start >= limit:
-                return
-            position = window_start
-            while match := self._exact.search(buffer, position, window_end):
-                if match.start() >= limit:
-                    return
-                yield match.span()
-                position = match.start() + 1  # forms may overlap: look again from the next byte
-
-    def _candidate_windows(self, buffer: bytes) -> list[tuple[int, int]]:
-        """Stretches of ``buffer`` around each anchored tail: all a form can occupy."""
-        reach = self._max_len
-        return [
-            (max(0, hit.start() - reach), hit.end() + reach)
-            for anchor, tails in self._anchors
-            for hit in _tail_hits(buffer, anchor, tails)
-        ]
+        self._buffers_seen += 1
+        if self._buffers_seen % _RECOUNT_EVERY == 0:
+            self._common = [False] * len(self._anchors)
+        found: set[tuple[int, int]] = set()
+        for index, anchor in enumerate(self._anchors):
+            occurrences, self._common[index] = anchor.occurrences(buffer, self._common[index])
+            found.update(occurrence for occurrence in occurrences if occurrence[0] < limit)
+        return sorted(found)
 
 
-def _tail_hits(buffer: bytes, anchor: bytes, tails: re.Pattern[bytes]) -> Iterator[re.Match[bytes]]:
-    """Non-overlapping matches of ``tails``, found the cheapest way.
+class _Anchor:
+    """One anchor byte and the forms it covers: how to find them in a buffer.
 
-    A rare anchor is found with ``bytes.find`` (memchr, ~100x faster than sre's
-    scan) and each occurrence checked on its own; once it proves common, one sre
-    scan finds the rest.
+    Each form is split at its first anchor byte into a head and a tail. The
+    tails regex matches, at an anchor, the longest tail after which a whole
+    form ends (a lookbehind checks the head), so chance tails cost no Python.
+    A hit names the forms that may be there: those whose tail begins the one
+    matched; ``bytes.startswith`` tells which are, without any search around.
     """
-    position = buffer.find(anchor)
-    for _ in range(_SPARSE_HITS):
+
+    __slots__ = ("_byte", "_forms_by_tail", "_tails")
+
+    def __init__(
+        self, byte: bytes, tails: re.Pattern[bytes], forms_by_tail: dict[bytes, list[_Form]]
+    ) -> None:
+        self._byte = byte
+        self._tails = tails
+        self._forms_by_tail = forms_by_tail
+
+    @classmethod
+    def covering(cls, anchor: int, patterns: Iterable[bytes]) -> _Anchor:
+        """The anchor ``anchor`` for ``patterns``, each anchored at its first ``anchor`` byte."""
+        by_tail: dict[bytes, list[_Form]] = {}
+        for pattern in patterns:
+            head = pattern.index(anchor)
+            by_tail.setdefault(pattern[head:], []).append((head, pattern))
+        forms_by_tail = {  # a hit of ``tail`` is also one of each tail that begins it
+            tail: [form for end in range(1, len(tail) + 1) for form in by_tail.get(tail[:end], ())]
+            for tail in by_tail
+        }
+        return cls(bytes([anchor]), re.compile(_tails_regex(by_tail)), forms_by_tail)
+
+    def occurrences(self, buffer: bytes, common: bool) -> tuple[list[tuple[int, int]], bool]:
+        """(start, end) of each form this anchor covers, wherever it occurs in ``buffer``.
+
+        Also whether the anchor is common in ``buffer``: pass that in for the next one.
+        """
+        found = []
+        hits, common = self._tail_hits(buffer, common)
+        for hit in hits:
+            anchor_at = hit.start()
+            for head, pattern in self._forms_by_tail[hit.group()]:
+                start = anchor_at - head
+                if start >= 0 and buffer.startswith(pattern, start):
+                    found.append((start, start + len(pattern)))
+        return found, common
+
+    def _tail_hits(self, buffer: bytes, common: bool) -> tuple[list[re.Match[bytes]], bool]:
+        """A hit of the tails regex at every position where it matches, found the cheapest way.
+
+        A rare anchor is found with ``bytes.find`` (memchr, ~100x faster than sre's
+        scan) and each occurrence checked on its own; a common one (or one that
+        proves common) is left to sre's scan. Hits may overlap: a form's anchor
+        may lie inside another form's tail.
+        """
+        hits: list[re.Match[bytes]] = []
+        position = buffer.find(self._byte)
+        if not common:
+            for _ in range(_SPARSE_HITS):
+                if position < 0:
+                    return hits, False
+                if hit := self._tails.match(buffer, position):
+                    hits.append(hit)
+                position = buffer.find(self._byte, position + 1)
         if position < 0:
-            return
-        hit = tails.match(buffer, position)
-        if hit:
-            yield hit
-            position = buffer.find(anchor, hit.end())
-        else:
-            position = buffer.find(anchor, position + 1)
-    if position >= 0:
-        yield from tails.finditer(buffer, position)
+            return hits, False
+        while hit := self._tails.search(buffer, position):
+            hits.append(hit)
+            position = hit.start() + 1
+        return hits, True
 
 
 def _patterns(values: Iterable[str], min_length: int) -> set[bytes]:
@@ -246,48 +301,46 @@ def _pieces(form: bytes) -> list[bytes]:
     return [form[start : start + _PIECE] for start in starts]
 
 
-def _merged(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Overlapping windows joined, sorted by start."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(windows):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+def _tails_regex(forms_by_tail: dict[bytes, list[_Form]]) -> bytes:
+    """A regex for the tails of one anchor: the longest whose form is there whole.
 
-
-def _trie_regex(patterns: Iterable[bytes]) -> bytes:
-    """A regex matching exactly ``patterns``, longest first, shared prefixes factored.
-
-    Factoring keeps each step of sre's matching to one byte comparison per
-    branch instead of one per pattern.
+    The tails are factored into a trie, which keeps each step of sre's matching
+    to one byte comparison per branch instead of one per tail. Where a tail ends,
+    a lookbehind asserts that the whole form ends there, so a tail met by chance
+    is rejected inside sre instead of costing a Python step.
     """
     root: _Trie = {}
-    for pattern in patterns:
+    for tail in forms_by_tail:
         node = root
-        for byte in pattern:
+        for byte in tail:
             node = node.setdefault(byte, {})
         node[-1] = {}
-    return _node_regex(root)
+    return _node_regex(root, b"", forms_by_tail)
 
 
-def _node_regex(node: _Trie) -> bytes:
-    branches = [
-        re.escape(bytes([byte])) + _node_regex(child)
+def _node_regex(node: _Trie, path: bytes, forms_by_tail: dict[bytes, list[_Form]]) -> bytes:
+    """The regex for the rest of the tails below ``node``, reached by the bytes ``path``."""
+    alternatives = [
+        re.escape(bytes([byte])) + _node_regex(child, path + bytes([byte]), forms_by_tail)
         for byte, child in sorted(node.items())
         if byte >= 0
     ]
-    if not branches:
-        return b""
-    body = branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
-    if -1 not in node:
-        return body
-    return (body if len(branches) > 1 else b"(?:" + body + b")") + b"?"
+    if -1 in node:  # longer tails first: they are tried before this one ends
+        alternatives += _end_regexes(forms_by_tail[path])
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return b"(?:" + b"|".join(alternatives) + b")"
+
+
+def _end_regexes(forms: list[_Form]) -> list[bytes]:
+    """Ways a tail may end: freely if a form starts at its anchor, else after a whole form."""
+    if any(head == 0 for head, _ in forms):
+        return [b""]
+    return [b"(?<=" + re.escape(pattern) + b")" for _, pattern in forms]
 
 
 def _choose_anchors(patterns: Iterable[bytes]) -> dict[int, list[bytes]]:
-    """Anchor byte -> the tails (from the anchor on) of the patterns it covers.
+    """Anchor byte -> the patterns it covers.
 
     A greedy weighted set cover: each round takes the byte that covers the most
     uncovered patterns per unit of :func:`_anchor_cost`.
@@ -305,7 +358,7 @@ def _choose_anchors(patterns: Iterable[bytes]) -> dict[int, list[bytes]]:
             containing,
             key=lambda b: (len(containing[b]) / _anchor_cost(b), -b),
         )
-        anchors[anchor] = [pattern[pattern.index(anchor) :] for pattern in containing[anchor]]
+        anchors[anchor] = containing[anchor]
         uncovered.difference_update(containing[anchor])
     return anchors
 

@@ -74,6 +74,42 @@ def test_long_values_are_caught_whole_across_any_split(
     assert b"|*****|" in at_once
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.text("ab", min_size=4, max_size=10), min_size=1, max_size=6),
+    st.text("ab\n", min_size=100, max_size=400),
+    st.lists(st.integers(0, 500), max_size=40),
+)
+def test_output_dense_with_anchors_and_overlapping_forms_matches_the_obvious_definition(
+    values: list[str], text: str, cuts: list[int]
+) -> None:
+    # Two letters: anchors are common in long chunks and rare in short ones (each
+    # way of finding them runs, and what one chunk taught carries to the next),
+    # and forms overlap and hide inside each other.
+    data = text.encode()
+    masked = masked_in_chunks(Masker(values), split(data, cuts))
+    assert masked == reference(data, [value.encode() for value in values])
+
+
+def test_anchors_common_in_some_chunks_and_rare_in_others_miss_nothing() -> None:
+    values = ["abcd", "bcda", "cdab"]
+    chunks = [b"abc dab cda " * 40, b"x abcd y", b"bcd", b"a", *[b"-cdab-", b"q" * 70] * 20]
+    chunks += [b"dabc " * 80, b"abcdabcda"]
+    masked = masked_in_chunks(Masker(values), chunks)
+    assert masked == reference(b"".join(chunks), [value.encode() for value in values])
+
+
+def test_a_tail_without_the_rest_of_its_value_is_not_masked() -> None:
+    value = "wxyz1234"
+    masker = Masker([value])
+    for cut in range(1, len(value)):
+        suffix = value[cut:].encode()
+        assert masked_in_chunks(masker.fresh(), [suffix + b" " + value.encode()]) == (
+            suffix + b" " + STARS
+        )
+        assert masked_in_chunks(masker.fresh(), [suffix]) == suffix
+
+
 def test_a_value_split_across_chunks_is_masked_and_only_its_possible_start_waits() -> None:
     masker = Masker(["hunter22"])
     assert masker.feed(b"password: hun") == b"password: "
