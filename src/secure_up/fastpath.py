@@ -14,22 +14,45 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 
-@dataclass(frozen=True)
 class FastCommand:
-    """The plain form of one command: its options and where its arguments go."""
+    """The plain form of one command: its options and where its arguments go.
 
-    target: str  # "module:function" called with the parsed keyword arguments
-    flags: dict[str, str] = field(default_factory=dict)  # option -> parameter (True if given)
-    options: dict[str, str] = field(default_factory=dict)  # option -> parameter (takes a value)
-    multi_options: dict[str, str] = field(default_factory=dict)  # repeatable -> list parameter
-    positional: str | None = None  # one required positional argument (a Path)
-    positionals: str | None = None  # any number of positional arguments (a list of str)
-    remainder: str | None = None  # everything after "--" (required, non-empty)
+    A plain class: a frozen dataclass costs about 1 ms to define, on the start-up
+    this module exists to keep short.
+    """
+
+    __slots__ = (
+        "flags",
+        "multi_options",
+        "options",
+        "positional",
+        "positionals",
+        "remainder",
+        "target",
+    )
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        flags: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+        multi_options: dict[str, str] | None = None,
+        positional: str | None = None,
+        positionals: str | None = None,
+        remainder: str | None = None,
+    ) -> None:
+        self.target = target  # "module:function" called with the parsed keyword arguments
+        self.flags = flags or {}  # option -> parameter (True if given)
+        self.options = options or {}  # option -> parameter (takes a value)
+        self.multi_options = multi_options or {}  # repeatable -> list parameter
+        self.positional = positional  # one required positional argument (a Path)
+        self.positionals = positionals  # any number of positional arguments (a list of str)
+        self.remainder = remainder  # everything after "--" (required, non-empty)
 
     def call(self, arguments: dict[str, Any]) -> int | None:
         module, _, name = self.target.partition(":")

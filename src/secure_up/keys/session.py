@@ -25,15 +25,15 @@ import contextlib
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
 from secure_up.errors import InputFileError, NoKeyError, UsageError
 from secure_up.keys.pgp import GnuPG
-from secure_up.private_dir import memory_backed_base, private_directory, remove_tree
-from secure_up.signals import signals_held, unwind_on_signals
+
+# The ephemeral keyring's helpers (private_dir, signals, tempfile) are imported where it
+# is made: the common run with the user's keyring is benchmarked and needs none of them.
 
 KEY_VARIABLE: Final = "SECURE_UP_GPG_KEY"
 KEY_FILE_VARIABLE: Final = "SECURE_UP_GPG_KEY_FILE"
@@ -62,6 +62,8 @@ def gpg_session(environ: Mapping[str, str], *, interactive: bool) -> Iterator[Gn
             _gpg_environ(environ, interactive), passphrase=passphrase, interactive=interactive
         )
         return
+    from secure_up.signals import unwind_on_signals
+
     with unwind_on_signals(_exit_status), _ephemeral_home(environ) as home:
         gpg_environ = {**_gpg_environ(environ, interactive), "GNUPGHOME": str(home)}
         gpg = GnuPG(gpg_environ, passphrase=passphrase, interactive=interactive)
@@ -188,6 +190,9 @@ def _import_secret_key(gpg: GnuPG, key_data: bytes, source: str) -> None:
 @contextlib.contextmanager
 def _ephemeral_home(environ: Mapping[str, str]) -> Iterator[Path]:
     """A fresh GNUPGHOME; on exit its agent is stopped and it is removed, signals held meanwhile."""
+    from secure_up.private_dir import private_directory
+    from secure_up.signals import signals_held
+
     home_stack = contextlib.ExitStack()
     try:  # entered first: a signal held below may fire the moment it is released
         with signals_held():
@@ -210,6 +215,10 @@ def _stop_agent(home: Path, environ: Mapping[str, str]) -> None:
 
 def _remove_orphaned_homes(environ: Mapping[str, str]) -> None:
     """Remove ephemeral homes (with their keys) of runs that died without cleaning up."""
+    import tempfile
+
+    from secure_up.private_dir import memory_backed_base, remove_tree
+
     temp = Path(tempfile.gettempdir())  # where private_directory falls back to
     bases = {memory_backed_base(environ) or temp, temp}
     pattern = re.compile(rf"{re.escape(HOME_PREFIX)}(\d+)-")
