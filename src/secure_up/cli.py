@@ -69,6 +69,29 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"secure-up {version('secure-up')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print secure-up's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Options that come before the command."""
+
 InputType = Annotated[
     Optional[str],  # noqa: UP045 - Typer reads the annotation at run time
     typer.Option(

@@ -83,7 +83,7 @@ COMMAND_NAMES = frozenset(
 
 def route(args: list[str]) -> list[str]:
     """``secure-up app`` is ``secure-up up app``: insert ``up`` before a non-command."""
-    if args and args[0] not in COMMAND_NAMES and args[0] not in ("-h", "--help"):
+    if args and args[0] not in COMMAND_NAMES and args[0] not in ("-h", "--help", "--version"):
         return ["up", *args]
     return args
 

@@ -69,6 +69,7 @@ def test_command_names_are_the_typer_commands() -> None:
         (["decrypt", "f"], ["decrypt", "f"]),
         (["up", "run"], ["up", "run"]),
         (["--help"], ["--help"]),
+        (["--version"], ["--version"]),
         ([], []),
     ],
 )
