@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from secure_up.errors import ExitCode, FormatError, SecureUpError, UsageError
-from secure_up.private_dir import private_directory
+from secure_up.private_dir import private_directory, remove_orphans
 from secure_up.process import run_editor
 from secure_up.shellenv import parse_shell_env
 from secure_up.signals import signals_held, unwind_on_signals
@@ -190,6 +190,7 @@ def _plaintext_directory(environ: Mapping[str, str]) -> Iterator[Path]:
     it is being removed they are blocked, and delivered (raising) afterwards.
     """
     with unwind_on_signals(_terminated):
+        remove_orphans(environ, _EDIT_PREFIX)  # plaintext of an edit killed with SIGKILL
         holder = private_directory(environ, _EDIT_PREFIX)
         directory = holder.__enter__()
         try:

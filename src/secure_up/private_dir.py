@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 _MEMORY_FILESYSTEMS = ("tmpfs", "ramfs")
@@ -60,7 +61,9 @@ def private_directory(
             "warning: no memory-backed directory (/dev/shm, $XDG_RUNTIME_DIR) is writable; "
             "using the system temp directory, which may be on disk\n"
         )
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    # Our PID in the name lets a later run tell a directory left by a killed
+    # process (SIGKILL leaves no chance to clean up) from one in use.
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=base))
     path.chmod(0o700)
     try:
         yield path
@@ -79,3 +82,42 @@ def remove_tree(path: Path) -> None:
                     with file.open("r+b") as handle:
                         handle.write(b"\0" * size)
     shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_orphans(
+    environ: Mapping[str, str],
+    prefix: str,
+    before_removal: Callable[[Path], None] | None = None,
+) -> None:
+    """Remove our directories named ``prefix`` whose creating process no longer exists.
+
+    A process killed with SIGKILL cannot remove its private directory (with a
+    throw-away keyring or an editor's plaintext in it); the next run does.
+    """
+    temp = Path(tempfile.gettempdir())  # where private_directory falls back to
+    pattern = re.compile(rf"{re.escape(prefix)}(\d+)-")
+    for base in {memory_backed_base(environ) or temp, temp}:
+        with contextlib.suppress(OSError):
+            for entry in base.iterdir():
+                match = pattern.match(entry.name)
+                if match and _owned_by_us(entry) and not _alive(int(match.group(1))):
+                    if before_removal is not None:
+                        before_removal(entry)
+                    remove_tree(entry)
+
+
+def _owned_by_us(path: Path) -> bool:
+    try:
+        return path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -190,17 +190,15 @@ def _import_secret_key(gpg: GnuPG, key_data: bytes, source: str) -> None:
 @contextlib.contextmanager
 def _ephemeral_home(environ: Mapping[str, str]) -> Iterator[Path]:
     """A fresh GNUPGHOME; on exit its agent is stopped and it is removed, signals held meanwhile."""
-    from secure_up.private_dir import private_directory
+    from secure_up.private_dir import private_directory, remove_orphans
     from secure_up.signals import signals_held
 
     home_stack = contextlib.ExitStack()
     try:  # entered first: a signal held below may fire the moment it is released
         with signals_held():
-            _remove_orphaned_homes(environ)
+            remove_orphans(environ, HOME_PREFIX, lambda home: _stop_agent(home, environ))
             # A short path: gpg-agent's socket lives in it, and socket paths are short.
-            home = home_stack.enter_context(
-                private_directory(environ, prefix=f"{HOME_PREFIX}{os.getpid()}-")
-            )
+            home = home_stack.enter_context(private_directory(environ, prefix=HOME_PREFIX))
             home_stack.callback(_stop_agent, home, environ)
         (home / "gpg-agent.conf").write_text("allow-loopback-pinentry\n")
         yield home
@@ -211,41 +209,6 @@ def _ephemeral_home(environ: Mapping[str, str]) -> Iterator[Path]:
 
 def _stop_agent(home: Path, environ: Mapping[str, str]) -> None:
     GnuPG({**environ, "GNUPGHOME": str(home)}).stop_agent()
-
-
-def _remove_orphaned_homes(environ: Mapping[str, str]) -> None:
-    """Remove ephemeral homes (with their keys) of runs that died without cleaning up."""
-    import tempfile
-
-    from secure_up.private_dir import memory_backed_base, remove_tree
-
-    temp = Path(tempfile.gettempdir())  # where private_directory falls back to
-    bases = {memory_backed_base(environ) or temp, temp}
-    pattern = re.compile(rf"{re.escape(HOME_PREFIX)}(\d+)-")
-    for base in bases:
-        with contextlib.suppress(OSError):
-            for entry in base.iterdir():
-                match = pattern.match(entry.name)
-                if match and _owned_by_us(entry) and not _alive(int(match.group(1))):
-                    _stop_agent(entry, environ)
-                    remove_tree(entry)
-
-
-def _owned_by_us(path: Path) -> bool:
-    try:
-        return path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid()
-    except OSError:
-        return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, and someone else's
-        pass
-    return True
 
 
 def _exit_status(signum: int) -> SystemExit:
