@@ -92,6 +92,7 @@ def _main(
 ) -> None:
     """Options that come before the command."""
 
+
 InputType = Annotated[
     Optional[str],  # noqa: UP045 - Typer reads the annotation at run time
     typer.Option(
