@@ -477,9 +477,11 @@ def _relayed_signals(outputs: list[_Output]) -> Iterator[_SignalRelay]:
     across exec, a handled one is reset to its default there.
     """
     relay = _SignalRelay(outputs)
-    on_interrupt = _ignore if _in_terminal_foreground() else relay.relay
     handlers: dict[int, _Handler] = dict.fromkeys(FORWARDED_SIGNALS, relay.relay)
-    handlers[signal.SIGINT] = on_interrupt
+    # Ctrl-C and Ctrl-\ on a terminal reach the whole foreground process group,
+    # the child included: relaying them would deliver them twice.
+    from_keyboard = _ignore if _in_terminal_foreground() else relay.relay
+    handlers[signal.SIGINT] = handlers[signal.SIGQUIT] = from_keyboard
     previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
     try:
         yield relay
@@ -489,7 +491,7 @@ def _relayed_signals(outputs: list[_Output]) -> Iterator[_SignalRelay]:
 
 
 def _ignore(_number: int, _frame: FrameType | None) -> None:
-    """SIGINT from the terminal: the child got it too and acts on it; we wait for it."""
+    """SIGINT or SIGQUIT from the terminal: the child got it too and acts on it; we wait."""
 
 
 def _in_terminal_foreground() -> bool:

@@ -65,7 +65,7 @@ read_end, write_end = os.pipe()
 os.set_blocking(read_end, False)
 os.set_blocking(write_end, False)
 signal.set_wakeup_fd(write_end)
-for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
+for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGQUIT):
     signal.signal(number, lambda number, frame: None)
 print("ready", flush=True)
 got = b""
@@ -397,7 +397,9 @@ def test_no_value_on_any_argv_while_the_child_runs() -> None:
 # --- signals ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1])
+@pytest.mark.parametrize(
+    "number", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGQUIT]
+)
 def test_signals_to_us_reach_the_child_once_and_its_status_is_ours(number: int) -> None:
     driver = start_driver(python_child(SIGNAL_REPORTER))
     try:
@@ -453,13 +455,14 @@ def exit_status_of(pid: int, timeout: float = 20.0) -> int:
     pytest.fail(f"process {pid} still running after {timeout}s")
 
 
-def test_ctrl_c_on_a_terminal_reaches_the_child_once() -> None:
+@pytest.mark.parametrize(("key", "name"), [(b"\x03", b"SIGINT"), (b"\x1c", b"SIGQUIT")])
+def test_ctrl_c_on_a_terminal_reaches_the_child_once(key: bytes, name: bytes) -> None:
     with driver_on_a_terminal(python_child(SIGNAL_REPORTER), (24, 80)) as (pid, master):
         read_until(master, b"ready")
-        os.write(master, b"\x03")  # Ctrl-C: the terminal signals its foreground group
+        os.write(master, key)  # Ctrl-C or Ctrl-\: the terminal signals its foreground group
         output = read_to_end(master)
         assert exit_status_of(pid) == 7
-    assert b"got SIGINT" in output
+    assert b"got " + name in output
     assert b"count 1" in output
 
 
