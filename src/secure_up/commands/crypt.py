@@ -98,8 +98,10 @@ def new_metadata(
         config_path = find_config(Path.cwd(), config, environ)
         if config_path is None:
             raise ConfigError(
-                f"no recipients for {path}: no --pgp given and no .sops.yaml found",
-                "pass --pgp FINGERPRINT, or add a .sops.yaml with creation_rules",
+                f"no recipients for {path}: no --pgp given, and no .sops.yaml in "
+                f"{Path.cwd()} or above it (it is searched from the current directory, as "
+                "sops does)",
+                "pass --pgp FINGERPRINT, run where your .sops.yaml is, or name it with --config",
             )
         creation = load_config(config_path).rule_for(path)
         groups = [KeyGroup(pgp=[PgpKey(fp) for fp in spec.pgp]) for spec in creation.key_groups]
