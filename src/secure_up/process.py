@@ -237,18 +237,31 @@ def run_child(
     our fds the child's output is copied to, each through a masker of its own.
     With ``mask=None`` the child writes to them directly.
 
-    Signals: :data:`FORWARDED_SIGNALS` are relayed to the child. SIGINT is relayed
-    only when we are not in the foreground of a terminal: there, Ctrl-C already
-    reaches the child (it is in our process group) and Compose treats a second
-    SIGINT as "kill now". Each signal we receive is relayed once.
+    Signals: :data:`FORWARDED_SIGNALS` are relayed to the child. SIGINT and
+    SIGQUIT are relayed only when we are not in the foreground of a terminal:
+    there, the keyboard already signals the child (it is in our process group)
+    and Compose treats a second SIGINT as "kill now". Off a terminal the child
+    has a process group of its own, so a signal to our whole group reaches it
+    once, through us. Each signal we receive is relayed once.
     """
     _require_argv(argv)
     outputs = [] if mask is None else [_Output.open(fd, mask.fresh()) for fd in (stdout, stderr)]
     child_fds = [output.child_fd for output in outputs] or [stdout, stderr]
-    with _relayed_signals(outputs) as relay:
+    on_terminal = _in_terminal_foreground()
+    with _relayed_signals(outputs, on_terminal=on_terminal) as relay:
         try:
             child = subprocess.Popen(  # noqa: S603 -- argv comes from the caller, never a shell
-                list(argv), env=env, stdin=stdin, stdout=child_fds[0], stderr=child_fds[1]
+                list(argv),
+                env=env,
+                stdin=stdin,
+                stdout=child_fds[0],
+                stderr=child_fds[1],
+                # Off a terminal the child gets a process group of its own, so a signal
+                # sent to our group (`timeout`, a CI runner) reaches it once, through us;
+                # and it is told to stop if we die, even by SIGKILL. (preexec_fn is safe
+                # here: no other thread of ours runs once the gpg session is closed.)
+                process_group=None if on_terminal else 0,
+                preexec_fn=None if on_terminal else _stop_with_parent(),
             )
         except OSError as error:
             for output in outputs:
@@ -470,7 +483,7 @@ class _SignalRelay:
 
 
 @contextmanager
-def _relayed_signals(outputs: list[_Output]) -> Iterator[_SignalRelay]:
+def _relayed_signals(outputs: list[_Output], *, on_terminal: bool) -> Iterator[_SignalRelay]:
     """Install the relay for the child's lifetime, then restore our handlers.
 
     Handlers, never SIG_IGN: an ignored signal would stay ignored in the child
@@ -480,7 +493,7 @@ def _relayed_signals(outputs: list[_Output]) -> Iterator[_SignalRelay]:
     handlers: dict[int, _Handler] = dict.fromkeys(FORWARDED_SIGNALS, relay.relay)
     # Ctrl-C and Ctrl-\ on a terminal reach the whole foreground process group,
     # the child included: relaying them would deliver them twice.
-    from_keyboard = _ignore if _in_terminal_foreground() else relay.relay
+    from_keyboard = _ignore if on_terminal else relay.relay
     handlers[signal.SIGINT] = handlers[signal.SIGQUIT] = from_keyboard
     previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
     try:
@@ -488,6 +501,27 @@ def _relayed_signals(outputs: list[_Output]) -> Iterator[_SignalRelay]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _stop_with_parent() -> Callable[[], None] | None:
+    """What the child runs before exec so that it gets SIGTERM when we die (Linux only)."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None  # not Linux: the relay still covers every way we end but SIGKILL
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # we died before the call above took effect
+            os._exit(128 + signal.SIGTERM)
+
+    return set_parent_death_signal
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _ignore(_number: int, _frame: FrameType | None) -> None:

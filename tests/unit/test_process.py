@@ -414,6 +414,42 @@ def test_signals_to_us_reach_the_child_once_and_its_status_is_ours(number: int) 
     assert driver.returncode == 7
 
 
+def test_a_signal_to_our_whole_process_group_reaches_the_child_once() -> None:
+    # `timeout`, CI runners and `kill -- -PGID` signal a whole process group.
+    driver = start_driver(python_child(SIGNAL_REPORTER))
+    try:
+        assert driver.stdout is not None
+        read_until(driver.stdout.fileno(), b"ready")
+        os.killpg(driver.pid, signal.SIGTERM)
+        output, _ = driver.communicate(timeout=20)
+    finally:
+        driver.kill()
+    assert output.decode().split("\n")[-3:] == ["got SIGTERM", "count 1", ""]
+    assert driver.returncode == 7
+
+
+def test_the_child_is_stopped_when_we_are_killed(tmp_path: Path) -> None:
+    stopped = tmp_path / "stopped"
+    source = f"""
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: (open({str(stopped)!r}, "w").close(), sys.exit(0)))
+print("ready", flush=True)
+time.sleep(30)
+"""
+    driver = start_driver(python_child(source))
+    try:
+        assert driver.stdout is not None
+        read_until(driver.stdout.fileno(), b"ready")
+        driver.kill()  # SIGKILL: we cannot relay anything
+        driver.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while not stopped.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        driver.kill()
+    assert stopped.exists(), "the child outlived us"
+
+
 def test_sigterm_reaches_a_shell_child_and_its_exit_code_is_ours() -> None:
     script = 'trap "echo got TERM; exit 7" TERM; echo ready; while :; do sleep 0.1; done'
     driver = start_driver(["sh", "-c", script])
