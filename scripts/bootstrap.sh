@@ -5,15 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=()
-command -v gpg >/dev/null 2>&1 || need_apt+=(gnupg)
-command -v gpgconf >/dev/null 2>&1 || need_apt+=(gnupg)
-command -v make >/dev/null 2>&1 || need_apt+=(make)
-if ((${#need_apt[@]})); then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+log() { echo "bootstrap: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/lib/debian.sh
+source scripts/lib/debian.sh
+ensure_debian_packages gnupg make
 
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv

@@ -30,22 +30,8 @@ die() { log "error: $*"; exit 1; }
 
 engine_answers() { docker info >/dev/null 2>&1; }
 
-package_installed() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-}
-
-ensure_debian_packages() {
-    local missing=() package
-    for package in "${DEBIAN_PACKAGES[@]}"; do
-        package_installed "$package" || missing+=("$package")
-    done
-    if ((${#missing[@]} == 0)); then
-        return
-    fi
-    log "installing Debian packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-}
+# shellcheck source=scripts/lib/debian.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian.sh"
 
 # The project's venv Python when there is one (CI and the demo make it first), else the system's.
 find_python_with_pip() {
@@ -116,7 +102,7 @@ main() {
     flock 9
     case "${1:-}" in
         "")
-            ensure_debian_packages
+            ensure_debian_packages "${DEBIAN_PACKAGES[@]}"
             ensure_compose_v2
             engine_answers || start_engine
             ;;

@@ -18,24 +18,8 @@ DEBIAN_PACKAGES=(chromium fonts-liberation)
 log() { echo "install-browser: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-package_installed() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-}
-
-ensure_debian_packages() {
-    local missing=() package
-    for package in "${DEBIAN_PACKAGES[@]}"; do
-        package_installed "$package" || missing+=("$package")
-    done
-    if ((${#missing[@]} == 0)); then
-        return
-    fi
-    [[ "$(id -u)" == 0 ]] || die "Debian packages missing (${missing[*]}); fix: run as root"
-    log "installing Debian packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-        >/dev/null
-}
+# shellcheck source=scripts/lib/debian.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian.sh"
 
 # The browser must render a page headless, as root, without a display: what the tests ask of it.
 check_browser_renders() {
@@ -49,7 +33,7 @@ check_browser_renders() {
 }
 
 main() {
-    ensure_debian_packages
+    ensure_debian_packages "${DEBIAN_PACKAGES[@]}"
     check_browser_renders
 }
 
