@@ -111,19 +111,6 @@ def plugin_aware(
     return answer
 
 
-def cached_probe(probe: Probe) -> Probe:
-    """``probe`` answering each argv once per process (``docker compose version`` is slow)."""
-    answers: dict[tuple[str, ...], bool] = {}
-
-    def cached(argv: Sequence[str]) -> bool:
-        key = tuple(argv)
-        if key not in answers:
-            answers[key] = probe(key)
-        return answers[key]
-
-    return cached
-
-
 def find_compose_command(
     environ: Mapping[str, str], *, probe: Probe, which: Which = shutil.which
 ) -> list[str]:

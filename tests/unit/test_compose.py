@@ -23,7 +23,6 @@ from secure_up.compose import (
     UseKind,
     VariableUse,
     Which,
-    cached_probe,
     compose_plugin_installed,
     dotenv_names,
     find_compose_command,
@@ -112,15 +111,6 @@ def test_secure_up_compose_overrides(bin_dir: Path) -> None:
 def test_a_bad_secure_up_compose_is_a_usage_error(bin_dir: Path, value: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         find_compose_command({"SECURE_UP_COMPOSE": value}, probe=run_probe, which=which_in(bin_dir))
-
-
-def test_the_probe_runs_once_per_argv(bin_dir: Path) -> None:
-    counter = bin_dir / "calls"
-    executable(bin_dir, "docker", f"echo x >> {counter}; exit 0")
-    probe = cached_probe(run_probe)
-    for _ in range(3):
-        find_compose_command({}, probe=probe, which=which_in(bin_dir))
-    assert counter.read_text().count("x") == 1
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from secure_up.errors import FormatError, IntegrityError
-from secure_up.sops.tree import Comment, Node, Time, from_bytes, to_bytes
+from secure_up.sops.tree import Comment, Time, from_bytes, to_bytes
 
 IV_SIZE: Final = 32
 TAG_SIZE: Final = 16
@@ -195,10 +195,3 @@ def _where(aad: str) -> str:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def scalar_for_mac(value: Node | Comment) -> bytes | None:
-    """The bytes an unencrypted leaf adds to the MAC, or None for nulls and comments."""
-    if value is None or isinstance(value, Comment | list):
-        return None
-    return plaintext_bytes(value)

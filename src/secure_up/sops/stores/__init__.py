@@ -14,7 +14,7 @@ from pathlib import PurePath
 from typing import Any, Literal, Protocol, TypeAlias
 
 from secure_up.errors import UsageError
-from secure_up.sops.tree import Branch, Documents, Node
+from secure_up.sops.tree import Documents, Node
 
 FileType: TypeAlias = Literal["yaml", "json", "dotenv", "ini", "binary"]
 FILE_TYPES: tuple[FileType, ...] = ("yaml", "json", "dotenv", "ini", "binary")
@@ -80,7 +80,3 @@ def store_for(file_type: FileType) -> Store:
     module = importlib.import_module(f"secure_up.sops.stores.{_MODULES[file_type]}")
     store: Store = module.STORE
     return store
-
-
-def is_metadata_key(document: Branch) -> bool:
-    return document.index_of("sops") >= 0
