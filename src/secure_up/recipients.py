@@ -1,24 +1,31 @@
 """Who can open a sops file: the changes ``rotate`` and ``updatekeys`` make to its key groups.
 
 Pure: sops metadata (and a creation rule) in, changed metadata or a plan out.
-Wrapping the data key for the new recipients is gpg's part, done by the
-commands. secure-up wraps for PGP only, so every change here refuses what
-would lock out a recipient of another key type (age, kms, ...).
+A recipient is a ``(kind, identifier)`` pair (``("pgp", FINGERPRINT)``,
+``("age", "age1...")``); wrapping the data key for new recipients is the key
+services' part, done by the caller. Master keys of kinds secure-up cannot wrap
+(gcp_kms, azure_kv, ...) are kept when the data key stays the same, and every
+change that would need a new data key for them is refused: it would lock them out.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from secure_up.config import CreationRule
+from secure_up.config import CreationRule, KeyGroupSpec
 from secure_up.errors import ConfigError, SecureUpError, UsageError
-from secure_up.sops.metadata import KeyGroup, Metadata, PgpKey
+from secure_up.sops.metadata import KeyGroup, MasterKey, Metadata
 
 _FINGERPRINT: Final = re.compile(r"[0-9A-F]{40}|[0-9A-F]{64}")
+
+#: (kind, identifier): a master key as people name it.
+Recipient = tuple[str, str]
+#: Makes a new, not yet wrapped, master key entry for a recipient (keys.registry.new_key).
+NewKey = Callable[[str, str], MasterKey]
 
 
 def parse_fingerprint(text: str, option: str) -> str:
@@ -32,11 +39,23 @@ def parse_fingerprint(text: str, option: str) -> str:
     return fingerprint
 
 
-def refuse_keys_we_cannot_wrap(metadata: Metadata, path: Path) -> None:
-    """Other key types would keep the *old* data key: the file would no longer open for them."""
-    others = sorted(
-        {name for group in metadata.key_groups for name, v in group.others.items() if v}
-    )
+def _same(key: MasterKey, recipient: Recipient) -> bool:
+    kind, identifier = recipient
+    if key.kind != kind:
+        return False
+    if kind == "pgp":  # fingerprints are compared as sops does: case-insensitively
+        return key.identifier.upper() == identifier.upper()
+    return key.identifier == identifier
+
+
+def _describe(recipient: Recipient) -> str:
+    kind, identifier = recipient
+    return identifier if kind == "pgp" else f"{kind} {identifier}"
+
+
+def refuse_keys_we_cannot_wrap(metadata: Metadata, path: Path, wrappable: frozenset[str]) -> None:
+    """Other key kinds would keep the *old* data key: the file would no longer open for them."""
+    others = sorted({key.kind for key in metadata.master_keys if key.kind not in wrappable})
     if others:
         raise SecureUpError(
             f"{path} can also be opened with {', '.join(others)} keys, which secure-up cannot "
@@ -46,26 +65,31 @@ def refuse_keys_we_cannot_wrap(metadata: Metadata, path: Path) -> None:
 
 
 def change_recipients(
-    metadata: Metadata, added: Sequence[str], removed: Sequence[str], path: Path
+    metadata: Metadata,
+    added: Sequence[Recipient],
+    removed: Sequence[Recipient],
+    path: Path,
+    new_key: NewKey,
 ) -> None:
-    """Apply ``--add-pgp`` (to the first key group, as sops does) and ``--rm-pgp``."""
-    present = {key.fingerprint.upper() for key in metadata.pgp_keys}
-    missing = [fp for fp in removed if fp not in present]
+    """Apply ``--add-KIND`` (to the first key group, as sops does) and ``--rm-KIND``."""
+    present = metadata.master_keys
+    missing = [r for r in removed if not any(_same(key, r) for key in present)]
     if missing:
         raise UsageError(
-            f"{', '.join(missing)} is not a recipient of {path}",
+            f"{', '.join(map(_describe, missing))} is not a recipient of {path}",
             f"list the recipients with `secure-up filestatus` or in the sops section of {path}",
         )
     for group in metadata.key_groups:
-        group.pgp = [key for key in group.pgp if key.fingerprint.upper() not in removed]
+        group.keys = [key for key in group.keys if not any(_same(key, r) for r in removed)]
     first = metadata.key_groups[0]
-    first.pgp += [PgpKey(fp) for fp in added if fp not in present or fp in removed]
+    kept = metadata.master_keys
+    first.keys += [new_key(*r) for r in added if not any(_same(key, r) for key in kept)]
     empty = [number for number, group in enumerate(metadata.key_groups, 1) if group.is_empty()]
     if empty:
         raise UsageError(
             f"removing those recipients would leave key group {empty[0]} of {path} empty, "
             "and nobody could open the file",
-            "add another recipient with --add-pgp in the same command",
+            "add another recipient (--add-pgp, --add-age) in the same command",
         )
 
 
@@ -89,25 +113,36 @@ class RecipientChange:
     def describe(self, path: Path) -> list[str]:
         several = len(self.groups) > 1
         lines = [f"{path}: recipients change"]
-        lines += [f"  +{fp}" + (f" (key group {g})" if several else "") for g, fp in self.added]
-        lines += [f"  -{fp}" + (f" (key group {g})" if several else "") for g, fp in self.removed]
+        lines += [f"  +{who}" + (f" (key group {g})" if several else "") for g, who in self.added]
+        lines += [f"  -{who}" + (f" (key group {g})" if several else "") for g, who in self.removed]
         if self.threshold != self.threshold_before:
             lines.append(f"  shamir_threshold {self.threshold_before} -> {self.threshold}")
         return lines
 
 
-def plan_recipients(metadata: Metadata, rule: CreationRule, path: Path) -> RecipientChange:
+def rule_recipients(spec: KeyGroupSpec) -> list[Recipient]:
+    """The recipients a creation rule's key group names, of the kinds secure-up wraps."""
+    return [("pgp", fp) for fp in spec.pgp] + [("age", recipient) for recipient in spec.age]
+
+
+def plan_recipients(
+    metadata: Metadata,
+    rule: CreationRule,
+    path: Path,
+    new_key: NewKey,
+    wrappable: frozenset[str],
+) -> RecipientChange:
     """The key groups ``rule`` asks for, reusing the file's wrapped keys where they stay valid.
 
-    secure-up wraps for PGP only: other master keys in the file are kept when
-    the data key is not split again, and a split is refused while they exist.
+    Master keys of kinds secure-up cannot wrap are kept when the data key is not
+    split again, and a split is refused while they exist.
     """
-    wanted = [spec.pgp for spec in rule.key_groups]
+    wanted = [[r for r in rule_recipients(spec) if r[0] in wrappable] for spec in rule.key_groups]
     if not wanted or not all(wanted):
         raise ConfigError(
-            f"the creation rule {rule.origin or ''} for {path} has a key group without PGP keys",
-            "secure-up updates PGP recipients only: name pgp fingerprints in every key group "
-            "(or use sops updatekeys)",
+            f"the creation rule {rule.origin or ''} for {path} has a key group without keys "
+            f"secure-up can wrap ({', '.join(sorted(wrappable))})",
+            "name such keys in every key group (or use sops updatekeys)",
         )
     old = metadata.key_groups
     resplit = (
@@ -115,10 +150,11 @@ def plan_recipients(metadata: Metadata, rule: CreationRule, path: Path) -> Recip
         or len(old) != len(wanted)
         or (rule.shamir_threshold != metadata.shamir_threshold)
     )
-    if resplit and any(group.others for group in old):
+    foreign = [key for group in old for key in group.keys if key.kind not in wrappable]
+    if resplit and foreign:
         raise SecureUpError(
-            f"{path} has non-PGP master keys and its data key would have to be split again "
-            "for the new key groups; secure-up cannot wrap the new shares for those keys",
+            f"{path} has {foreign[0].kind} master keys and its data key would have to be split "
+            "again for the new key groups; secure-up cannot wrap the new shares for those keys",
             f"run `sops updatekeys {path}`",
         )
     change = RecipientChange(
@@ -127,16 +163,22 @@ def plan_recipients(metadata: Metadata, rule: CreationRule, path: Path) -> Recip
         threshold_before=metadata.shamir_threshold,
         resplit=resplit,
     )
-    for number, fingerprints in enumerate(wanted, 1):
+    for number, recipients in enumerate(wanted, 1):
         before = old[number - 1] if number <= len(old) else KeyGroup()
-        kept = {key.fingerprint.upper(): key for key in before.pgp}
-        group = KeyGroup(
-            pgp=[kept.get(fp) or PgpKey(fp) for fp in fingerprints],
-            others=dict(before.others),
-        )
-        change.groups.append(group)
-        change.added += [(number, fp) for fp in fingerprints if fp not in kept]
-        change.removed += [(number, fp) for fp in kept if fp not in fingerprints]
+        mine = [key for key in before.keys if key.kind in wrappable]
+        keys: list[MasterKey] = []
+        for recipient in recipients:
+            existing = next((key for key in mine if _same(key, recipient)), None)
+            keys.append(existing or new_key(*recipient))
+            if existing is None:
+                change.added.append((number, _describe(recipient)))
+        change.removed += [
+            (number, _describe((key.kind, key.identifier)))
+            for key in mine
+            if not any(_same(key, r) for r in recipients)
+        ]
+        keys += [key for key in before.keys if key.kind not in wrappable]
+        change.groups.append(KeyGroup(keys=keys))
     for number, group in enumerate(old[len(wanted) :], len(wanted) + 1):
-        change.removed += [(number, key.fingerprint) for key in group.pgp]
+        change.removed += [(number, _describe((key.kind, key.identifier))) for key in group.keys]
     return change

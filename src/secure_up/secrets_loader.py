@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from secure_up.errors import FormatError
-from secure_up.keys.pgp import GnuPG
+from secure_up.keys.services import KeyServices
 from secure_up.secret_values import SecretValues
 from secure_up.shellenv import parse_shell_env
 from secure_up.sops.cipher import format_float
@@ -24,12 +24,12 @@ from secure_up.sops.tree import Sequence as TreeSequence
 from secure_up.sopsfile import EncryptedFile
 
 
-def load_secret_values(paths: Sequence[Path], gpg: GnuPG) -> SecretValues:
+def load_secret_values(paths: Sequence[Path], keys: KeyServices) -> SecretValues:
     """Decrypt every file in memory and merge their variables (later files win)."""
     merged = SecretValues()
     for path in paths:
         encrypted = EncryptedFile.read(path)
-        decrypted = encrypted.decrypt(gpg, for_rewrite=False)
+        decrypted = encrypted.decrypt(keys, for_rewrite=False)
         if encrypted.file_type == "binary":
             payload = decrypted.documents[0].get("data")
             values = parse_shell_env(payload if isinstance(payload, str) else "", str(path))

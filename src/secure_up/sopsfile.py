@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from secure_up.errors import AlreadyEncryptedError, InputFileError
-from secure_up.keys.datakey import new_data_key, open_data_key, wrap_data_key
-from secure_up.keys.pgp import GnuPG
+from secure_up.keys.services import KeyServices, new_data_key
 from secure_up.sops.cipher import ValueCipher
 from secure_up.sops.engine import decrypt_documents, encrypt_documents
 from secure_up.sops.metadata import Metadata, parse_metadata
@@ -85,10 +84,10 @@ class EncryptedFile:
         return cls.parse(path, read_input(path), file_type)
 
     def decrypt(
-        self, gpg: GnuPG, *, verify_mac: bool = True, for_rewrite: bool = True
+        self, keys: KeyServices, *, verify_mac: bool = True, for_rewrite: bool = True
     ) -> DecryptedFile:
         """Open the data key and decrypt; ``for_rewrite=False`` when it won't be written back."""
-        data_key = open_data_key(self.metadata, gpg)
+        data_key = keys.open_data_key(self.metadata)
         cipher = ValueCipher(data_key, remember_ivs=for_rewrite)
         plain = decrypt_documents(self.documents, self.metadata, cipher, verify_mac=verify_mac)
         return DecryptedFile(self, plain, cipher, data_key)
@@ -122,7 +121,11 @@ def _has_metadata(document: Branch, file_type: FileType) -> bool:
 
 
 def encrypt_new(
-    data: bytes, file_type: FileType, metadata: Metadata, gpg: GnuPG, output: FileType | None = None
+    data: bytes,
+    file_type: FileType,
+    metadata: Metadata,
+    keys: KeyServices,
+    output: FileType | None = None,
 ) -> bytes:
     """Encrypt a plaintext file for the recipients named in ``metadata``."""
     store = store_for(file_type)
@@ -134,7 +137,7 @@ def encrypt_new(
             "rename that entry",
         )
     data_key = new_data_key()
-    wrap_data_key(metadata, data_key, gpg)
+    keys.wrap_data_key(metadata, data_key)
     encrypted = encrypt_documents(documents, metadata, ValueCipher(data_key))
     out_store = store_for(output) if output else store
     return out_store.dump_encrypted(encrypted, metadata.to_raw())

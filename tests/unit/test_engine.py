@@ -16,7 +16,9 @@ from secure_up.sops.tree import Branch, Comment, Sequence, Time, from_plain, to_
 
 def _metadata(rule: EncryptionRule | None = None, mac_only: bool = False) -> Metadata:
     return Metadata(
-        key_groups=[KeyGroup(pgp=[PgpKey("ABCD")])], rule=rule, mac_only_encrypted=mac_only
+        key_groups=[KeyGroup(keys=[PgpKey(fingerprint="ABCD")])],
+        rule=rule,
+        mac_only_encrypted=mac_only,
     )
 
 

@@ -3,33 +3,52 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from secure_up.config import CreationRule, KeyGroupSpec
 from secure_up.errors import ConfigError, SecureUpError, UsageError
 from secure_up.recipients import (
+    RecipientChange,
     change_recipients,
     parse_fingerprint,
     plan_recipients,
     refuse_keys_we_cannot_wrap,
 )
-from secure_up.sops.metadata import KeyGroup, Metadata, PgpKey
+from secure_up.sops.metadata import GcpKmsKey, KeyGroup, MasterKey, Metadata, PgpKey
 
 FILE = Path("secrets/app.yaml")
 A, B, C, D = "A" * 40, "B" * 40, "C" * 40, "D" * 40
-AGE: dict[str, list[Any]] = {"age": [{"recipient": "age1example", "enc": "wrapped"}]}
+#: A master key kind secure-up cannot wrap for.
+GCP = GcpKmsKey(resource_id="projects/p/locations/l/keyRings/r/cryptoKeys/k", enc="wrapped")
+WRAPPABLE = frozenset({"pgp"})
 
 
-def metadata(*groups: list[str], others: dict[str, list[Any]] | None = None) -> Metadata:
+def new_key(kind: str, recipient: str) -> MasterKey:
+    assert kind == "pgp"
+    return PgpKey(fingerprint=recipient)
+
+
+def metadata(*groups: list[str], others: list[MasterKey] | None = None) -> Metadata:
     """Key groups of wrapped PGP keys (``enc`` names the fingerprint it stands for)."""
     return Metadata(
         key_groups=[
-            KeyGroup(pgp=[PgpKey(fp, enc=f"wrapped-{fp[0]}") for fp in fps], others=others or {})
+            KeyGroup(
+                keys=[PgpKey(fingerprint=fp, enc=f"wrapped-{fp[0]}") for fp in fps]
+                + list(others or [])
+            )
             for fps in groups
         ]
     )
+
+
+def plan(meta: Metadata, creation: CreationRule) -> RecipientChange:
+    return plan_recipients(meta, creation, FILE, new_key, WRAPPABLE)
+
+
+def change(meta: Metadata, added: list[str], removed: list[str]) -> None:
+    pgp = [("pgp", fp) for fp in added], [("pgp", fp) for fp in removed]
+    change_recipients(meta, *pgp, path=FILE, new_key=new_key)
 
 
 def rule(*groups: list[str], threshold: int = 0) -> CreationRule:
@@ -58,40 +77,40 @@ def test_anything_but_a_full_fingerprint_is_a_usage_error(text: str) -> None:
 
 def test_rotate_adds_to_the_first_group_and_removes_from_every_group() -> None:
     meta = metadata([A, B], [C, B])
-    change_recipients(meta, added=[D], removed=[B], path=FILE)
+    change(meta, [D], [B])
     assert fingerprints(meta) == [[A, D], [C]]
 
 
 def test_rotate_adding_a_present_recipient_changes_nothing() -> None:
     meta = metadata([A], [C])
-    change_recipients(meta, added=[C], removed=[], path=FILE)
+    change(meta, [C], [])
     assert fingerprints(meta) == [[A], [C]]
 
 
 def test_rotate_re_adding_a_removed_recipient_keeps_it() -> None:
     meta = metadata([A, B])
-    change_recipients(meta, added=[B], removed=[B], path=FILE)
+    change(meta, [B], [B])
     assert fingerprints(meta) == [[A, B]]
 
 
 def test_rotate_refuses_to_remove_who_is_not_a_recipient() -> None:
     with pytest.raises(UsageError, match=f"{C} is not a recipient of {FILE}"):
-        change_recipients(metadata([A]), added=[], removed=[C], path=FILE)
+        change(metadata([A]), [], [C])
 
 
 def test_rotate_refuses_to_leave_a_group_empty() -> None:
     with pytest.raises(UsageError, match=r"would leave key group 2 of .* empty"):
-        change_recipients(metadata([A], [B]), added=[C], removed=[B], path=FILE)
+        change(metadata([A], [B]), [C], [B])
 
 
 def test_rotate_refuses_key_types_it_cannot_wrap_a_new_data_key_for() -> None:
-    refuse_keys_we_cannot_wrap(metadata([A], others={"age": []}), FILE)  # none listed: fine
-    with pytest.raises(SecureUpError, match="can also be opened with age keys"):
-        refuse_keys_we_cannot_wrap(metadata([A], others=AGE), FILE)
+    refuse_keys_we_cannot_wrap(metadata([A]), FILE, WRAPPABLE)  # none listed: fine
+    with pytest.raises(SecureUpError, match="can also be opened with gcp_kms keys"):
+        refuse_keys_we_cannot_wrap(metadata([A], others=[GCP]), FILE, WRAPPABLE)
 
 
 def test_updatekeys_keeps_wrapped_keys_and_lists_the_change() -> None:
-    change = plan_recipients(metadata([A, B]), rule([A, C]), FILE)
+    change = plan(metadata([A, B]), rule([A, C]))
     assert not change.resplit
     assert change.added == [(1, C)]
     assert change.removed == [(1, B)]
@@ -101,12 +120,12 @@ def test_updatekeys_keeps_wrapped_keys_and_lists_the_change() -> None:
 
 
 def test_updatekeys_with_nothing_to_change() -> None:
-    change = plan_recipients(metadata([A, B]), rule([A, B]), FILE)
+    change = plan(metadata([A, B]), rule([A, B]))
     assert change.is_empty
 
 
 def test_updatekeys_splits_again_for_new_groups_and_threshold() -> None:
-    change = plan_recipients(metadata([A, B]), rule([A], [C], threshold=2), FILE)
+    change = plan(metadata([A, B]), rule([A], [C], threshold=2))
     assert change.resplit
     assert not change.is_empty
     assert change.added == [(2, C)]
@@ -119,20 +138,20 @@ def test_updatekeys_splits_again_for_new_groups_and_threshold() -> None:
 
 
 def test_updatekeys_counts_the_recipients_of_dropped_groups_as_removed() -> None:
-    change = plan_recipients(metadata([A], [B]), rule([A]), FILE)
+    change = plan(metadata([A], [B]), rule([A]))
     assert change.resplit
     assert change.removed == [(2, B)]
 
 
 def test_updatekeys_keeps_other_key_types_unless_the_key_is_split_again() -> None:
-    change = plan_recipients(metadata([A], others=AGE), rule([A, B]), FILE)
-    assert change.groups[0].others == AGE
-    with pytest.raises(SecureUpError, match="non-PGP master keys") as caught:
-        plan_recipients(metadata([A], others=AGE), rule([A], [B], threshold=2), FILE)
+    change = plan(metadata([A], others=[GCP]), rule([A, B]))
+    assert change.groups[0].of_kind("gcp_kms") == [GCP]
+    with pytest.raises(SecureUpError, match="has gcp_kms master keys") as caught:
+        plan(metadata([A], others=[GCP]), rule([A], [B], threshold=2))
     assert caught.value.fix == f"run `sops updatekeys {FILE}`"
 
 
 @pytest.mark.parametrize("groups", [[], [[A], []]])
 def test_updatekeys_needs_pgp_keys_in_every_group_of_the_rule(groups: list[list[str]]) -> None:
-    with pytest.raises(ConfigError, match=r"\.sops\.yaml:3 .* has a key group without PGP keys"):
-        plan_recipients(metadata([A]), rule(*groups), FILE)
+    with pytest.raises(ConfigError, match=r"\.sops\.yaml:3 .* has a key group without keys"):
+        plan(metadata([A]), rule(*groups))

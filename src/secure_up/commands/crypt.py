@@ -10,21 +10,17 @@ from pathlib import Path
 
 from secure_up.errors import ConfigError, FormatError, NotEncryptedError, UsageError
 from secure_up.extract import extract_value, parse_path
-from secure_up.keys.pgp import GnuPG
-from secure_up.keys.session import gpg_session
-from secure_up.sops.metadata import KeyGroup, Metadata, PgpKey
+from secure_up.keys.registry import new_key
+from secure_up.keys.services import KeyServices, key_services
+from secure_up.sops.metadata import KeyGroup, Metadata
 from secure_up.sops.rules import DEFAULT_RULE, EncryptionRule, RuleKind
 from secure_up.sops.stores import file_type_for, store_for
 from secure_up.sopsfile import EncryptedFile, encrypt_new, read_input
 
 
-def gnupg_for(environ: Mapping[str, str]) -> AbstractContextManager[GnuPG]:
-    """The gpg for this run: a throw-away keyring from SECURE_UP_GPG_KEY, else the user's.
-
-    Use as ``with gnupg_for(environ) as gpg:``; leaving the block removes a
-    throw-away keyring and stops its agent.
-    """
-    return gpg_session(environ, interactive=sys.stdin.isatty())
+def keys_for(environ: Mapping[str, str]) -> AbstractContextManager[KeyServices]:
+    """The master keys for this run; leaving the block removes what they made (a keyring)."""
+    return key_services(environ, interactive=sys.stdin.isatty())
 
 
 def _write_stdout(data: bytes) -> None:
@@ -45,8 +41,8 @@ def decrypt(
     components = parse_path(extract) if extract else None
     out_type = file_type_for(path, output_type or input_type)
     encrypted = EncryptedFile.read(path, input_type)
-    with gnupg_for(environ) as gpg:
-        decrypted = encrypted.decrypt(gpg, verify_mac=not ignore_mac, for_rewrite=False)
+    with keys_for(environ) as keys:
+        decrypted = encrypted.decrypt(keys, verify_mac=not ignore_mac, for_rewrite=False)
     out_store = store_for(out_type)
     if components is not None:
         _write_stdout(out_store.dump_value(extract_value(decrypted.documents[0], components)))
@@ -90,7 +86,7 @@ def new_metadata(
     rule = _rule_from_options(rules)
     if pgp:
         fingerprints = [fp.strip().replace(" ", "").upper() for fp in pgp.split(",") if fp.strip()]
-        groups = [KeyGroup(pgp=[PgpKey(fp) for fp in fingerprints])]
+        groups = [KeyGroup(keys=[new_key("pgp", fp) for fp in fingerprints])]
         threshold = 0
     else:
         from secure_up.config import find_config, load_config  # PyYAML: only when needed
@@ -104,8 +100,10 @@ def new_metadata(
                 "pass --pgp FINGERPRINT, run where your .sops.yaml is, or name it with --config",
             )
         creation = load_config(config_path).rule_for(path)
-        groups = [KeyGroup(pgp=[PgpKey(fp) for fp in spec.pgp]) for spec in creation.key_groups]
-        groups = [group for group in groups if group.pgp]
+        groups = [
+            KeyGroup(keys=[new_key("pgp", fp) for fp in spec.pgp]) for spec in creation.key_groups
+        ]
+        groups = [group for group in groups if group.keys]
         if not groups:
             raise ConfigError(
                 f"the creation rule of {config_path} for {path} names no PGP key",
@@ -155,8 +153,8 @@ def encrypt(
         binary=out_type == "binary",
     )
     data = read_input(path)
-    with gnupg_for(environ) as gpg:
-        output = encrypt_new(data, file_type, metadata, gpg, out_type)
+    with keys_for(environ) as keys:
+        output = encrypt_new(data, file_type, metadata, keys, out_type)
     if in_place:
         from secure_up.atomic import atomic_write  # only -i writes a file
 

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TextIO
 
 from secure_up.errors import SecureUpError
-from secure_up.keys.pgp import GnuPG, SecretKey
-from secure_up.keys.session import KEY_VARIABLE, gpg_session, key_variable_set
+from secure_up.keys.pgp import GnuPG, PgpService, SecretKey
+from secure_up.keys.services import KeyServices, key_services
+from secure_up.keys.session import KEY_VARIABLE, key_variable_set
 from secure_up.process import capture
 
 #: Seconds a probe (docker, compose) may take before we call it hung.
@@ -103,7 +104,10 @@ def _gpg_checks(
     environ: Mapping[str, str], secrets_files: list[Path] | SecureUpError
 ) -> Iterator[Check]:
     try:
-        with gpg_session(environ, interactive=False) as gpg:
+        with key_services(environ, interactive=False) as services:
+            pgp = services.service("pgp")
+            assert isinstance(pgp, PgpService)  # noqa: S101 - the registry's pgp entry
+            gpg = pgp.gpg
             version = ".".join(map(str, gpg.version))
             yield Check("gpg", True, f"GnuPG {version}")
             try:
@@ -114,7 +118,7 @@ def _gpg_checks(
             yield Check("gpg-agent", True, f"answers for {gpg.home}")
             keys = gpg.secret_keys()
             yield _keys_check(environ, gpg, keys)
-            yield from _secrets_file_checks(gpg, keys, secrets_files)
+            yield from _secrets_file_checks(services, keys, secrets_files)
     except SecureUpError as error:
         yield Check("gpg", False, error.what, error.fix)
 
@@ -135,7 +139,7 @@ def _keys_check(environ: Mapping[str, str], gpg: GnuPG, keys: list[SecretKey]) -
 
 
 def _secrets_file_checks(
-    gpg: GnuPG, keys: list[SecretKey], secrets_files: list[Path] | SecureUpError
+    services: KeyServices, keys: list[SecretKey], secrets_files: list[Path] | SecureUpError
 ) -> Iterator[Check]:
     if isinstance(secrets_files, SecureUpError):
         yield Check("secrets files", False, secrets_files.what, secrets_files.fix)
@@ -148,18 +152,17 @@ def _secrets_file_checks(
             "secrets/environment.secrets",
         )
     for path in secrets_files:
-        yield _secrets_file_check(gpg, keys, path)
+        yield _secrets_file_check(services, keys, path)
 
 
-def _secrets_file_check(gpg: GnuPG, keys: list[SecretKey], path: Path) -> Check:
+def _secrets_file_check(services: KeyServices, keys: list[SecretKey], path: Path) -> Check:
     """Which of our keys can open ``path``: proven by opening its data key, then forgotten."""
-    from secure_up.keys.datakey import open_data_key
     from secure_up.sopsfile import EncryptedFile
 
     item = f"secrets file {path}"
     try:
         metadata = EncryptedFile.read(path).metadata
-        open_data_key(metadata, gpg)
+        services.open_data_key(metadata)
     except SecureUpError as error:
         return Check(item, False, _one_line(error.what), error.fix)
     recipients = [key.fingerprint for group in metadata.key_groups for key in group.pgp]

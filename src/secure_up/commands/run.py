@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from secure_up import compose, process
 from secure_up.errors import ExitCode, SecureUpError
-from secure_up.keys.session import gpg_session
+from secure_up.keys.services import key_services
 from secure_up.secret_values import SecretValues
 from secure_up.secrets_loader import load_secret_values
 
@@ -86,8 +86,8 @@ def _decrypt(context: _Context, secrets_files: Sequence[Path]) -> SecretValues:
         )
         return SecretValues()
     context.say("secrets from " + ", ".join(str(path) for path in secrets_files))
-    with gpg_session(context.environ, interactive=sys.stdin.isatty()) as gpg:
-        secrets = load_secret_values(secrets_files, gpg)
+    with key_services(context.environ, interactive=sys.stdin.isatty()) as keys:
+        secrets = load_secret_values(secrets_files, keys)
     context.say(f"{len(secrets)} secret(s): " + ", ".join(sorted(secrets)))
     return secrets
 

@@ -42,11 +42,11 @@ from secure_up.errors import (
     UsageError,
 )
 from secure_up.extract import extract_value
-from secure_up.keys.datakey import new_data_key, wrap_data_key
-from secure_up.keys.pgp import GnuPG
-from secure_up.keys.session import gpg_session
+from secure_up.keys.registry import KINDS, new_key
+from secure_up.keys.services import KeyServices, key_services, new_data_key
 from secure_up.locking import lock_timeout, locked
 from secure_up.recipients import (
+    Recipient,
     change_recipients,
     parse_fingerprint,
     plan_recipients,
@@ -56,7 +56,6 @@ from secure_up.shell_payload import change_payload, set_shell_variable, unset_sh
 from secure_up.sops import tree
 from secure_up.sops.cipher import ValueCipher, looks_encrypted
 from secure_up.sops.engine import encrypt_documents
-from secure_up.sops.metadata import KeyGroup, Metadata
 from secure_up.sops.stores import file_type_for
 from secure_up.sopsfile import DecryptedFile, EncryptedFile
 from secure_up.tree_edits import KeyPath, assign, parse_key, remove
@@ -87,15 +86,15 @@ class Console:
         self.stderr.flush()
 
 
-def _gnupg(environ: Mapping[str, str], console: Console) -> AbstractContextManager[GnuPG]:
+def _keys(environ: Mapping[str, str], console: Console) -> AbstractContextManager[KeyServices]:
     # gpg's pinentry talks to the terminal, not to stdin: a piped value
     # (`... | secure-up set`) must not stop a passphrase prompt.
-    return gpg_session(environ, interactive=console.terminal is not None)
+    return key_services(environ, interactive=console.terminal is not None)
 
 
 @contextlib.contextmanager
 def _changing(
-    path: Path, environ: Mapping[str, str], gpg: GnuPG, input_type: str | None
+    path: Path, environ: Mapping[str, str], keys: KeyServices, input_type: str | None
 ) -> Iterator[DecryptedFile]:
     """The decrypted file, read under its lock; write it back inside the block.
 
@@ -103,7 +102,7 @@ def _changing(
     and the link stays a link.
     """
     with _locked(path, environ):
-        yield EncryptedFile.read(path, input_type).decrypt(gpg)
+        yield EncryptedFile.read(path, input_type).decrypt(keys)
 
 
 @contextlib.contextmanager
@@ -149,8 +148,8 @@ def set_value(
         charset=charset,
     )
     with (
-        _gnupg(environ, console) as gpg,
-        _changing(path, environ, gpg, input_type) as decrypted,
+        _keys(environ, console) as keys,
+        _changing(path, environ, keys, input_type) as decrypted,
     ):
         document = _first_document(decrypted, path)
         if file_type == "binary":
@@ -184,8 +183,8 @@ def unset_value(
     file_type = file_type_for(path, input_type)
     key_path = parse_key(key, file_type)
     with (
-        _gnupg(environ, console) as gpg,
-        _changing(path, environ, gpg, input_type) as decrypted,
+        _keys(environ, console) as keys,
+        _changing(path, environ, keys, input_type) as decrypted,
     ):
         document = _first_document(decrypted, path)
         if file_type == "binary":
@@ -225,15 +224,15 @@ def rotate(
     """Give each file a new data key: every value re-encrypted, recipients changed as asked."""
     environ = os.environ if environ is None else environ
     console = console or Console.system()
-    added = [parse_fingerprint(fp, "--add-pgp") for fp in add_pgp]
-    removed = [parse_fingerprint(fp, "--rm-pgp") for fp in rm_pgp]
-    with _gnupg(environ, console) as gpg:
+    added = [("pgp", parse_fingerprint(fp, "--add-pgp")) for fp in add_pgp]
+    removed = [("pgp", parse_fingerprint(fp, "--rm-pgp")) for fp in rm_pgp]
+    with _keys(environ, console) as keys:
         for path in paths:
             _rotate_one(
                 path,
                 added,
                 removed,
-                gpg=gpg,
+                keys=keys,
                 input_type=input_type,
                 environ=environ,
                 console=console,
@@ -242,26 +241,26 @@ def rotate(
 
 def _rotate_one(
     path: Path,
-    added: list[str],
-    removed: list[str],
+    added: list[Recipient],
+    removed: list[Recipient],
     *,
-    gpg: GnuPG,
+    keys: KeyServices,
     input_type: str | None,
     environ: Mapping[str, str],
     console: Console,
 ) -> None:
-    with _changing(path, environ, gpg, input_type) as decrypted:
+    with _changing(path, environ, keys, input_type) as decrypted:
         metadata = decrypted.source.metadata
-        refuse_keys_we_cannot_wrap(metadata, path)
-        change_recipients(metadata, added, removed, path)
+        refuse_keys_we_cannot_wrap(metadata, path, frozenset(KINDS))
+        change_recipients(metadata, added, removed, path, new_key)
         data_key = new_data_key()
-        wrap_data_key(metadata, data_key, gpg)
+        keys.wrap_data_key(metadata, data_key)
         # A fresh cipher remembers no IVs: every value gets a new one.
         documents = encrypt_documents(decrypted.documents, metadata, ValueCipher(data_key))
         atomic_write(
             _real(path), decrypted.source.store.dump_encrypted(documents, metadata.to_raw())
         )
-    recipients = ", ".join(key.fingerprint for key in metadata.pgp_keys)
+    recipients = ", ".join(key.identifier for key in metadata.master_keys)
     console.note(f"{path}: new data key, every value re-encrypted; recipients: {recipients}")
 
 
@@ -288,9 +287,9 @@ def updatekeys(
     targets = list(_update_targets(paths, sops_config))
     if not targets:
         console.note("no sops files matched by a creation rule were found")
-    with _gnupg(environ, console) as gpg:
+    with _keys(environ, console) as keys:
         for path, rule in targets:
-            _update_one(path, rule, yes=yes, environ=environ, console=console, gpg=gpg)
+            _update_one(path, rule, yes=yes, environ=environ, console=console, keys=keys)
 
 
 def _load_sops_config(cwd: Path, config: Path | None, environ: Mapping[str, str]) -> SopsConfig:
@@ -350,11 +349,11 @@ def _update_one(
     yes: bool,
     environ: Mapping[str, str],
     console: Console,
-    gpg: GnuPG,
+    keys: KeyServices,
 ) -> None:
     with _locked(path, environ):
         encrypted = EncryptedFile.read(path)
-        change = plan_recipients(encrypted.metadata, rule, path)
+        change = plan_recipients(encrypted.metadata, rule, path, new_key, frozenset(KINDS))
         if change.is_empty:
             console.note(f"{path}: recipients already match {rule.origin or CONFIG_FILE_NAME}")
             return
@@ -363,25 +362,16 @@ def _update_one(
         if not yes and not _confirmed(console, f"Update the recipients of {path}?"):
             console.note(f"{path}: skipped, nothing written")
             return
-        decrypted = encrypted.decrypt(gpg)
+        decrypted = encrypted.decrypt(keys)
         metadata = encrypted.metadata
         metadata.key_groups = change.groups
         metadata.shamir_threshold = change.threshold
-        if change.resplit:
-            wrap_data_key(metadata, decrypted.data_key, gpg)
-        else:
-            _wrap_new_recipients(metadata.key_groups[0], decrypted.data_key, gpg)
+        keys.wrap_data_key(metadata, decrypted.data_key, only_new=not change.resplit)
         atomic_write(_real(path), decrypted.encrypt())
     console.note(
         f"{path}: recipients updated (same data key; run `secure-up rotate {path}` "
         "too if a removed recipient must lose access to new values)"
     )
-
-
-def _wrap_new_recipients(group: KeyGroup, data_key: bytes, gpg: GnuPG) -> None:
-    """Wrap the data key for recipients that have no wrapped copy yet; keep the others."""
-    fresh = KeyGroup(pgp=[key for key in group.pgp if not key.enc])
-    wrap_data_key(Metadata(key_groups=[fresh]), data_key, gpg)
 
 
 def _confirmed(console: Console, question: str) -> bool:
@@ -414,8 +404,8 @@ def edit(
     command = editor_command(environ)
     file_type = file_type_for(path, input_type)
     with (
-        _gnupg(environ, console) as gpg,
-        _changing(path, environ, gpg, input_type) as decrypted,
+        _keys(environ, console) as keys,
+        _changing(path, environ, keys, input_type) as decrypted,
     ):
         documents = edit_plaintext(
             decrypted.source.store.dump_plain(decrypted.documents),

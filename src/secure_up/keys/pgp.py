@@ -25,7 +25,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from secure_up.errors import NoKeyError, SecureUpError
+from secure_up.errors import SecureUpError
+from secure_up.keys.interface import KeyContext, KeyKind, KeyUnavailable
+from secure_up.sops.metadata import MasterKey, PgpKey
 
 # python-gnupg logs gpg's status lines, and the first bytes of imported key
 # data, at DEBUG; keep them out of any log a host application may have set up.
@@ -77,7 +79,7 @@ class ImportedKeys(NamedTuple):
     public_only: tuple[str, ...]
 
 
-class PgpError(NoKeyError):
+class PgpError(KeyUnavailable):
     """gpg could not open or wrap a data key, or could not start its agent."""
 
 
@@ -358,3 +360,47 @@ def _packets(data: bytes) -> Iterator[tuple[int, int]]:
             length = int.from_bytes(data[offset + 1 : offset + size], "big")
         yield tag, data[offset + size] if offset + size < len(data) else -1
         offset += size + length
+
+
+class PgpService:
+    """The PGP key service: gpg with the user's keyring, or a throw-away one from a CI variable."""
+
+    kind = "pgp"
+
+    def __init__(self, context: KeyContext) -> None:
+        self._context = context
+        self._gpg: GnuPG | None = None
+
+    @property
+    def gpg(self) -> GnuPG:
+        """gpg for this command, set up on first use (a file without PGP keys needs none)."""
+        if self._gpg is None:
+            from secure_up.keys.session import gpg_session
+
+            self._gpg = self._context.cleanup.enter_context(
+                gpg_session(self._context.environ, interactive=self._context.interactive)
+            )
+        return self._gpg
+
+    def open(self, key: MasterKey) -> bytes:
+        return self.gpg.decrypt(key.enc)
+
+    def wrap(self, key: MasterKey, data_key: bytes) -> None:
+        key.enc = self.gpg.encrypt(data_key, key.identifier)
+
+    def identities(self) -> list[str]:
+        try:
+            keys = self.gpg.secret_keys()
+        except PgpError:
+            return []
+        return [key.describe() for key in keys]
+
+    def where(self) -> str:
+        return f"secret keys in {self.gpg.home}"
+
+
+def new_key(fingerprint: str) -> PgpKey:
+    return PgpKey(fingerprint=fingerprint.replace(" ", "").upper())
+
+
+KIND: Final = KeyKind("pgp", PgpService, new_key)

@@ -3,60 +3,232 @@
 Stores hand us the block as plain nested data (every value a string in dotenv
 and INI files); :func:`parse_metadata` turns it into :class:`Metadata` and
 :meth:`Metadata.to_raw` back into plain data, with keys in the order the real
-sops writes them. Master key types this tool does not open (kms, gcp_kms,
-hckms, azure_kv, hc_vault, and age until it lands) are carried through
-untouched, so rewriting a file never drops a colleague's way in.
+sops writes them. Every master key kind sops writes has a typed entry here
+(:class:`MasterKey`); which of them secure-up can open is ``keys/``' business, and
+the others are carried through untouched, so rewriting a file never drops a
+colleague's way in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from secure_up.errors import FormatError
 from secure_up.sops.rules import DEFAULT_RULE, RULE_KINDS, EncryptionRule
 
 SOPS_VERSION: Final = "3.11.0"
 
-#: Key types sops knows besides PGP, in the order sops writes them.
-OTHER_KEY_TYPES: Final = ("kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
-_GROUP_ORDER: Final = ("pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
+#: Master key kinds in the order sops writes them, in a key group and at the top level.
+KEY_KINDS: Final = ("pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
+#: Kinds sops writes at the top level *after* lastmodified/mac (the rest come before).
+_KINDS_AFTER_MAC: Final = ("pgp",)
 _ALWAYS_IN_GROUP: Final = ("hc_vault", "age")
 
 _FIX_DAMAGED = "the file's sops metadata is damaged; restore the file from version control"
 
 
-@dataclass
-class PgpKey:
-    """One PGP recipient and the data key (or key-group share) wrapped for it."""
+@dataclass(kw_only=True)
+class MasterKey:
+    """One master key of a key group and the data key (or Shamir share) wrapped for it.
 
-    fingerprint: str
+    One subclass per kind sops writes, each listing its fields in sops' order;
+    ``keys/`` opens and wraps them. Fields a newer sops adds are kept in ``extra``
+    so that rewriting a file never drops them.
+    """
+
+    kind: ClassVar[str]
+    #: (attribute, raw field name) in the order sops writes them; ``enc`` and
+    #: ``created_at`` are placed where the kind puts them.
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]]
+    #: Raw fields sops leaves out when empty.
+    OMIT_EMPTY: ClassVar[frozenset[str]] = frozenset()
+
     enc: str = ""
     created_at: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: The raw fields the file had, so a rewrite keeps its shape; None for a new key.
+    present: frozenset[str] | None = None
+
+    @property
+    def identifier(self) -> str:
+        """Who this key is, as people name it: a fingerprint, an age recipient, an ARN."""
+        return str(getattr(self, self.FIELDS[0][0]))
 
     def to_raw(self) -> dict[str, Any]:
-        return {"created_at": self.created_at, "enc": self.enc, "fp": self.fingerprint}
+        raw: dict[str, Any] = {}
+        for attribute, name in self.FIELDS:
+            value = getattr(self, attribute)
+            if self.present is not None and name not in self.present and not value:
+                continue
+            if value or name not in self.OMIT_EMPTY:
+                raw[name] = value
+        raw.update(self.extra)
+        return raw
+
+    @classmethod
+    def from_raw(cls, raw: object) -> MasterKey:
+        if not isinstance(raw, dict):
+            raise FormatError(
+                f"a {cls.kind} entry of the sops metadata is not a mapping", _FIX_DAMAGED
+            )
+        known = {name for _, name in cls.FIELDS}
+        values: dict[str, Any] = {}
+        for attribute, name in cls.FIELDS:
+            value = raw.get(name)
+            values[attribute] = (
+                _as_context(value)
+                if attribute == "context"
+                else _as_str(value, f"{cls.kind}.{name}")
+            )
+        if not values[cls.FIELDS[0][0]]:
+            raise FormatError(
+                f"a {cls.kind} entry of the sops metadata has no {cls.FIELDS[0][1]}", _FIX_DAMAGED
+            )
+        extra = {name: value for name, value in raw.items() if name not in known}
+        return cls(**values, extra=extra, present=frozenset(raw) & known)
+
+
+@dataclass(kw_only=True)
+class PgpKey(MasterKey):
+    kind: ClassVar[str] = "pgp"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("fingerprint", "fp"),
+        ("created_at", "created_at"),
+        ("enc", "enc"),
+    )
+    fingerprint: str
+
+    def to_raw(self) -> dict[str, Any]:  # sops writes pgp entries alphabetically
+        return {
+            "created_at": self.created_at,
+            "enc": self.enc,
+            "fp": self.fingerprint,
+            **self.extra,
+        }
+
+
+@dataclass(kw_only=True)
+class AgeKey(MasterKey):
+    kind: ClassVar[str] = "age"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (("recipient", "recipient"), ("enc", "enc"))
+    recipient: str
+
+
+@dataclass(kw_only=True)
+class KmsKey(MasterKey):
+    kind: ClassVar[str] = "kms"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("arn", "arn"),
+        ("role", "role"),
+        ("context", "context"),
+        ("created_at", "created_at"),
+        ("enc", "enc"),
+        ("aws_profile", "aws_profile"),
+    )
+    OMIT_EMPTY: ClassVar[frozenset[str]] = frozenset({"role", "context"})
+    arn: str
+    role: str = ""
+    context: dict[str, str] = field(default_factory=dict)
+    aws_profile: str = ""
+
+
+@dataclass(kw_only=True)
+class GcpKmsKey(MasterKey):
+    kind: ClassVar[str] = "gcp_kms"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("resource_id", "resource_id"),
+        ("created_at", "created_at"),
+        ("enc", "enc"),
+    )
+    resource_id: str
+
+
+@dataclass(kw_only=True)
+class HckmsKey(MasterKey):
+    kind: ClassVar[str] = "hckms"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("key_id", "key_id"),
+        ("created_at", "created_at"),
+        ("enc", "enc"),
+    )
+    key_id: str
+
+
+@dataclass(kw_only=True)
+class AzureKvKey(MasterKey):
+    kind: ClassVar[str] = "azure_kv"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("vault_url", "vault_url"),
+        ("name", "name"),
+        ("version", "version"),
+        ("created_at", "created_at"),
+        ("enc", "enc"),
+    )
+    vault_url: str
+    name: str = ""
+    version: str = ""
+
+    @property
+    def identifier(self) -> str:
+        return f"{self.vault_url}/keys/{self.name}/{self.version}"
+
+
+@dataclass(kw_only=True)
+class HcVaultKey(MasterKey):
+    kind: ClassVar[str] = "hc_vault"
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("vault_address", "vault_address"),
+        ("engine_path", "engine_path"),
+        ("key_name", "key_name"),
+        ("created_at", "created_at"),
+        ("enc", "enc"),
+    )
+    vault_address: str
+    engine_path: str = ""
+    key_name: str = ""
+
+    @property
+    def identifier(self) -> str:
+        return f"{self.vault_address}/v1/{self.engine_path}/keys/{self.key_name}"
+
+
+#: The entry type of each kind sops writes.
+KEY_TYPES: Final[dict[str, type[MasterKey]]] = {
+    cls.kind: cls for cls in (PgpKey, KmsKey, GcpKmsKey, HckmsKey, AzureKvKey, HcVaultKey, AgeKey)
+}
 
 
 @dataclass
 class KeyGroup:
     """Master keys that all wrap the same data key (or the same Shamir share)."""
 
-    pgp: list[PgpKey] = field(default_factory=list)
-    #: Other key types, kept as the raw entries the file holds.
-    others: dict[str, list[Any]] = field(default_factory=dict)
+    keys: list[MasterKey] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not self.pgp and not any(self.others.values())
+        return not self.keys
+
+    def of_kind(self, kind: str) -> list[MasterKey]:
+        return [key for key in self.keys if key.kind == kind]
+
+    @property
+    def pgp(self) -> list[PgpKey]:
+        return [key for key in self.keys if isinstance(key, PgpKey)]
+
+    def kinds(self) -> list[str]:
+        return [kind for kind in KEY_KINDS if any(key.kind == kind for key in self.keys)]
+
+    def raw_entries(self, kind: str) -> list[dict[str, Any]]:
+        return [key.to_raw() for key in self.keys if key.kind == kind]
 
     def to_raw(self) -> dict[str, Any]:
         """A group of ``key_groups`` as sops writes it (``hc_vault`` and ``age`` always)."""
         raw: dict[str, Any] = {}
-        for name in _GROUP_ORDER:
-            entries = [key.to_raw() for key in self.pgp] if name == "pgp" else self.others.get(name)
-            if entries or name in _ALWAYS_IN_GROUP:
-                raw[name] = entries or []
+        for kind in KEY_KINDS:
+            entries = self.raw_entries(kind)
+            if entries or kind in _ALWAYS_IN_GROUP:
+                raw[kind] = entries
         return raw
 
 
@@ -74,6 +246,10 @@ class Metadata:
     @property
     def effective_rule(self) -> EncryptionRule:
         return self.rule or DEFAULT_RULE
+
+    @property
+    def master_keys(self) -> list[MasterKey]:
+        return [key for group in self.key_groups for key in group.keys]
 
     @property
     def pgp_keys(self) -> list[PgpKey]:
@@ -96,13 +272,15 @@ class Metadata:
         if single is None:
             raw["key_groups"] = [group.to_raw() for group in self.key_groups]
         else:
-            for name in OTHER_KEY_TYPES:
-                if single.others.get(name):
-                    raw[name] = single.others[name]
+            for kind in KEY_KINDS:
+                if kind not in _KINDS_AFTER_MAC and (entries := single.raw_entries(kind)):
+                    raw[kind] = entries
         raw["lastmodified"] = self.lastmodified
         raw["mac"] = self.mac
-        if single is not None and single.pgp:
-            raw["pgp"] = [key.to_raw() for key in single.pgp]
+        if single is not None:
+            for kind in _KINDS_AFTER_MAC:
+                if entries := single.raw_entries(kind):
+                    raw[kind] = entries
         if self.rule is not None:
             raw[self.rule.kind] = self.rule.value
         if self.mac_only_encrypted:
@@ -170,21 +348,18 @@ def _as_list(value: object, name: str) -> list[Any]:
 
 def _parse_group(raw: dict[str, Any]) -> KeyGroup:
     group = KeyGroup()
-    for entry in _as_list(raw.get("pgp"), "pgp"):
-        if not isinstance(entry, dict) or not entry.get("fp"):
-            raise FormatError("a pgp entry of the sops metadata has no fp", _FIX_DAMAGED)
-        group.pgp.append(
-            PgpKey(
-                fingerprint=_as_str(entry.get("fp"), "pgp.fp"),
-                enc=_as_str(entry.get("enc"), "pgp.enc"),
-                created_at=_as_str(entry.get("created_at"), "pgp.created_at"),
-            )
-        )
-    for name in OTHER_KEY_TYPES:
-        entries = _as_list(raw.get(name), name)
-        if entries:
-            group.others[name] = entries
+    for kind, key_type in KEY_TYPES.items():
+        group.keys += [key_type.from_raw(entry) for entry in _as_list(raw.get(kind), kind)]
     return group
+
+
+def _as_context(value: object) -> dict[str, str]:
+    """A KMS encryption context: a mapping of text to text."""
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise FormatError("a kms context of the sops metadata is not a mapping", _FIX_DAMAGED)
+    return {str(name): _as_str(item, "kms.context") for name, item in value.items()}
 
 
 def parse_metadata(raw: dict[str, Any]) -> Metadata:
