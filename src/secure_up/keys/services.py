@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 from secure_up.errors import NoKeyError, SecureUpError
-from secure_up.keys.interface import KeyContext, KeyService, KeyUnavailable
+from secure_up.keys.interface import KeyContext, KeyKind, KeyService, KeyUnavailable
 from secure_up.keys.registry import KINDS
 from secure_up.sops.cipher import DATA_KEY_SIZE
 from secure_up.sops.metadata import KeyGroup, Metadata, format_rfc3339
@@ -27,8 +27,9 @@ def new_data_key() -> bytes:
 class KeyServices:
     """The master keys one command can use, by kind; each service is made on first need."""
 
-    def __init__(self, context: KeyContext) -> None:
+    def __init__(self, context: KeyContext, kinds: Mapping[str, KeyKind] = KINDS) -> None:
         self._context = context
+        self._kinds = kinds
         self._services: dict[str, KeyService] = {}
 
     def __repr__(self) -> str:
@@ -37,7 +38,7 @@ class KeyServices:
     def service(self, kind: str) -> KeyService | None:
         """The service for ``kind``, or None when secure-up cannot handle that kind."""
         if kind not in self._services:
-            entry = KINDS.get(kind)
+            entry = self._kinds.get(kind)
             if entry is None:
                 return None
             self._services[kind] = entry.make_service(self._context)
@@ -79,14 +80,16 @@ class KeyServices:
         if failures:
             lines.append("recipients of the file, and why each failed:")
             lines += [f"  - {failure}" for failure in failures]
-        unsupported = sorted({key.kind for key in metadata.master_keys if key.kind not in KINDS})
+        unsupported = sorted(
+            {key.kind for key in metadata.master_keys if key.kind not in self._kinds}
+        )
         if unsupported:
             lines.append(
                 "the file can also be opened with "
                 + ", ".join(unsupported)
                 + " keys, which secure-up does not handle: use sops for those"
             )
-        kinds = {key.kind for key in metadata.master_keys if key.kind in KINDS}
+        kinds = {key.kind for key in metadata.master_keys if key.kind in self._kinds}
         for kind in sorted(kinds):
             service = self.service(kind)
             held = service.identities() if service else []
@@ -135,7 +138,9 @@ class KeyServices:
 
 
 @contextlib.contextmanager
-def key_services(environ: Mapping[str, str], *, interactive: bool) -> Iterator[KeyServices]:
+def key_services(
+    environ: Mapping[str, str], *, interactive: bool, kinds: Mapping[str, KeyKind] = KINDS
+) -> Iterator[KeyServices]:
     """The key services of one command; what they made (a keyring, an agent) goes at the end."""
     with contextlib.ExitStack() as cleanup:
-        yield KeyServices(KeyContext(environ, interactive, cleanup))
+        yield KeyServices(KeyContext(environ, interactive, cleanup), kinds)
