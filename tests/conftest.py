@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Speed is the benchmarks' business (bench/), not the tests': on a loaded 2-core machine a
+# property example may take longer than hypothesis' default 200 ms deadline.
+settings.register_profile("secure-up", deadline=None)
+settings.load_profile("secure-up")
 
 
 def require(capability: str, reason: str) -> None:
