@@ -6,14 +6,19 @@ documents and values; everything below it is pure.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from secure_up.errors import AlreadyEncryptedError, InputFileError
+from secure_up.errors import (
+    AlreadyEncryptedError,
+    FormatError,
+    InputFileError,
+    OutputConversionError,
+)
 from secure_up.keys.datakey import new_data_key, open_data_key, wrap_data_key
 from secure_up.keys.pgp import GnuPG
+from secure_up.regular_file import read_regular
 from secure_up.sops.cipher import ValueCipher
 from secure_up.sops.engine import decrypt_documents, encrypt_documents
 from secure_up.sops.metadata import Metadata, parse_metadata
@@ -25,42 +30,22 @@ DEFAULT_MAX_SIZE: Final = 16 * 1024 * 1024
 
 
 def read_input(path: Path, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
-    """The bytes of ``path`` (``-`` for stdin), with errors that say what to do."""
+    """The bytes of ``path`` (``-`` for stdin), with errors that say what to do.
+
+    Only a regular file is read: a FIFO or a device would block or never end.
+    """
     if str(path) == "-":
         import sys
 
         data = sys.stdin.buffer.read(max_size + 1)
-    else:
-        try:
-            with path.open("rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if size > max_size:
-                    raise _too_big(path, size, max_size)
-                data = handle.read(max_size + 1)
-        except FileNotFoundError:
+        if len(data) > max_size:
             raise InputFileError(
-                f"{path} does not exist", "check the path (it is relative to the current directory)"
-            ) from None
-        except IsADirectoryError:
-            raise InputFileError(f"{path} is a directory, not a file", "name a file") from None
-        except PermissionError:
-            raise InputFileError(
-                f"{path} cannot be read: permission denied",
-                "run as a user who may read it, or fix its mode (chmod u+r)",
-            ) from None
-        except OSError as error:
-            raise InputFileError(f"{path} cannot be read: {error.strerror}", None) from None
-    if len(data) > max_size:
-        raise _too_big(path, len(data), max_size)
-    return data
-
-
-def _too_big(path: Path, size: int, limit: int) -> InputFileError:
-    return InputFileError(
-        f"{path} is {size / 2**20:.0f} MiB; secure-up reads secrets files of at most "
-        f"{limit / 2**20:.0f} MiB",
-        "check that this is the right file (secrets files are small)",
-    )
+                f"standard input holds more than {max_size / 2**20:.0f} MiB; secure-up reads "
+                "secrets files of at most that",
+                "check that this is the right file (secrets files are small)",
+            )
+        return data
+    return read_regular(path, max_size=max_size)
 
 
 @dataclass
@@ -137,4 +122,7 @@ def encrypt_new(
     wrap_data_key(metadata, data_key, gpg)
     encrypted = encrypt_documents(documents, metadata, ValueCipher(data_key))
     out_store = store_for(output) if output else store
-    return out_store.dump_encrypted(encrypted, metadata.to_raw())
+    try:
+        return out_store.dump_encrypted(encrypted, metadata.to_raw())
+    except FormatError as error:  # sops' ErrorDumpingTree: exit 4
+        raise OutputConversionError(error.what, error.fix) from None

@@ -199,7 +199,7 @@ def test_malformed_config_names_file_and_line_and_fix(
 ) -> None:
     path = write_config(tmp_path, text)
     with pytest.raises(ConfigError, match=message) as caught:
-        load_config(path)
+        load_config(path).rule_for(tmp_path / "any.yaml")  # a rule's own errors: when used
     assert f"{path}:{line}:" in caught.value.what
     assert caught.value.fix
     assert caught.value.exit_code == ExitCode.CONFIG
