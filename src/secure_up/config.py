@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ import yaml
 
 from secure_up.errors import ConfigError, InputFileError
 from secure_up.regular_file import read_regular
-from secure_up.sops.goregex import compile_go_regex
+from secure_up.sops.goregex import GoRegex, compile_go_regex
 from secure_up.sops.rules import RULE_KINDS
 
 log = logging.getLogger(__name__)
@@ -146,10 +145,10 @@ class CreationRule:
     #: What is wrong with the rule, raised only when a file uses it: sops, too, fails
     #: only for the files an invalid rule matches.
     problem: ConfigError | None = field(default=None, repr=False, compare=False)
-    _pattern: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    _pattern: GoRegex | None = field(default=None, repr=False, compare=False)
 
     def matches(self, path: str) -> bool:
-        return self._pattern is None or self._pattern.search(path) is not None
+        return self._pattern is None or self._pattern.search(path)
 
 
 #: What a config without ``creation_rules`` (or no config) means: no keys, no rule.
@@ -353,15 +352,14 @@ class _ConfigReader:
             self._regex(fields[name], value)
         return name, value
 
-    def _regex(self, node: yaml.Node, pattern: str) -> re.Pattern[str]:
+    def _regex(self, node: yaml.Node, pattern: str) -> GoRegex:
         try:
             return compile_go_regex(pattern)
         except ValueError as error:
             raise self._error(
                 node,
                 f"the regex {pattern!r} cannot be used: {error}",
-                "rewrite it in the subset of Go RE2 syntax that Python's re shares "
-                "(see secure_up.config.compile_go_regex)",
+                "rewrite it in Go's regexp syntax (RE2: no lookarounds or backreferences)",
             ) from None
 
     # -- typed access to nodes ------------------------------------------------

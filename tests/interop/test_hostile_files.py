@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,20 @@ def test_stdin_still_works_for_encrypt(
     encrypted = tmp_path / "from-stdin.env"
     encrypted.write_bytes(result.stdout)
     assert sops.decrypt(encrypted) == b"A=1\n"
+
+
+def test_a_catastrophic_regex_in_the_files_metadata_runs_in_linear_time(
+    secure_up: SecureUp, sops: Sops, tmp_path: Path
+) -> None:
+    key = "a" * 38 + "b"
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(f"{key}: secret\n{'a' * 40}: in-clear\n")
+    encrypted = tmp_path / "app.yaml"
+    encrypted.write_bytes(sops.encrypt(plain, "--unencrypted-regex", "^(a+)+$"))
+    assert f"{'a' * 40}: in-clear" in encrypted.read_text()  # sops left the match in clear
+
+    started = time.monotonic()
+    ours = secure_up.run("decrypt", str(encrypted), timeout=TIMEOUT)
+    assert time.monotonic() - started < 10
+    assert ours.stdout == sops.decrypt(encrypted)
+    assert b"secret" in ours.stdout

@@ -177,8 +177,8 @@ class TestLoadConfig:
             3,
             "encrypted_regex and unencrypted_suffix",
         ),
-        ("creation_rules:\n  - path_regex: '(?=x)'\n", 2, "does not support"),
-        ("creation_rules:\n  - encrypted_regex: 'a\\Z'\n", 2, "RE2 has no"),
+        ("creation_rules:\n  - path_regex: '(?=x)'\n", 2, "invalid perl operator"),
+        ("creation_rules:\n  - encrypted_regex: 'a\\Z'\n", 2, "invalid escape sequence"),
         (
             "creation_rules:\n  - pgp: A\n    key_groups:\n      - pgp: [B]\n",
             2,
