@@ -6,7 +6,7 @@ documents and values; everything below it is pure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -14,6 +14,7 @@ from secure_up.errors import (
     AlreadyEncryptedError,
     FormatError,
     InputFileError,
+    IntegrityError,
     OutputConversionError,
 )
 from secure_up.keys.datakey import new_data_key, open_data_key, wrap_data_key
@@ -24,6 +25,7 @@ from secure_up.sops.engine import decrypt_documents, encrypt_documents
 from secure_up.sops.metadata import Metadata, parse_metadata
 from secure_up.sops.stores import FileType, Store, file_type_for, store_for
 from secure_up.sops.tree import Branch, Documents
+from secure_up.sops.tree import Sequence as TreeSequence
 
 #: Secrets files are small; a huge file is almost surely the wrong one.
 DEFAULT_MAX_SIZE: Final = 16 * 1024 * 1024
@@ -62,6 +64,8 @@ class EncryptedFile:
     def parse(cls, path: Path, data: bytes, file_type: FileType) -> EncryptedFile:
         store = store_for(file_type)
         documents, raw = store.load_encrypted(data)
+        for document in documents:
+            _refuse_duplicate_keys(document, [])
         return cls(path, file_type, store, documents, parse_metadata(raw))
 
     @classmethod
@@ -75,8 +79,15 @@ class EncryptedFile:
         """Open the data key and decrypt; ``for_rewrite=False`` when it won't be written back."""
         data_key = open_data_key(self.metadata, gpg)
         cipher = ValueCipher(data_key, remember_ivs=for_rewrite)
-        plain = decrypt_documents(self.documents, self.metadata, cipher, verify_mac=verify_mac)
-        return DecryptedFile(self, plain, cipher, data_key)
+        unauthenticated: list[list[str]] = []
+        plain = decrypt_documents(
+            self.documents,
+            self.metadata,
+            cipher,
+            verify_mac=verify_mac,
+            unauthenticated=unauthenticated,
+        )
+        return DecryptedFile(self, plain, cipher, data_key, unauthenticated)
 
 
 @dataclass(repr=False)
@@ -87,6 +98,9 @@ class DecryptedFile:
     documents: Documents
     cipher: ValueCipher
     data_key: bytes
+    #: Paths of empty or null values the rule would encrypt: in clear and outside the MAC
+    #: in every sops file, so anyone could have added them (see secrets_loader).
+    unauthenticated: list[list[str]] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"DecryptedFile({self.source.path}, <plaintext hidden>)"
@@ -98,6 +112,27 @@ class DecryptedFile:
             self.documents if documents is None else documents, metadata, self.cipher
         )
         return (store or self.source.store).dump_encrypted(encrypted, metadata.to_raw())
+
+
+def _refuse_duplicate_keys(branch: Branch, path: list[str]) -> None:
+    """A key twice is tampering the MAC cannot see (``DBPASS=`` appended after the real one)."""
+    seen: set[str] = set()
+    for key, value in branch.items_only():
+        if key in seen:
+            where = "".join(f"[{part!r}]" for part in [*path, key])
+            raise IntegrityError(
+                f"the key {where} occurs twice: sops' MAC does not cover keys, so a second "
+                "entry (even an empty one) may have been added by someone without the key",
+                "remove the duplicate (restore the file from version control), then check who "
+                "changed the file",
+            )
+        seen.add(key)
+        if isinstance(value, Branch):
+            _refuse_duplicate_keys(value, [*path, key])
+        elif isinstance(value, TreeSequence):
+            for index, element in enumerate(value):
+                if isinstance(element, Branch):
+                    _refuse_duplicate_keys(element, [*path, key, str(index)])
 
 
 def _has_metadata(document: Branch, file_type: FileType) -> bool:

@@ -125,3 +125,72 @@ def test_a_catastrophic_regex_in_the_files_metadata_runs_in_linear_time(
     assert time.monotonic() - started < 10
     assert ours.stdout == sops.decrypt(encrypted)
     assert b"secret" in ours.stdout
+
+
+@pytest.fixture
+def sops_env(tmp_path: Path, sops: Sops) -> Path:
+    plain = tmp_path / "plain.env"
+    plain.write_text("DBPASS=hunter2-secret\nUSER_unencrypted=admin\n")
+    path = tmp_path / "app.env"
+    path.write_bytes(sops.encrypt(plain))
+    return path
+
+
+def _run_env(secure_up: SecureUp, path: Path) -> subprocess.CompletedProcess[bytes]:
+    return secure_up.run(
+        "run",
+        "-s",
+        str(path),
+        "--no-mask",
+        "--",
+        "env",
+        check=False,
+        timeout=TIMEOUT,
+        cwd=path.parent,
+    )
+
+
+@pytest.mark.parametrize(
+    ("appended", "name"),
+    [("DBPASS=\n", "DBPASS"), ("LD_PRELOAD=\n", "LD_PRELOAD")],
+)
+def test_an_appended_empty_value_is_refused_by_run(
+    secure_up: SecureUp, sops: Sops, sops_env: Path, appended: str, name: str
+) -> None:
+    with sops_env.open("a") as handle:
+        handle.write(appended)
+    assert sops.run("decrypt", str(sops_env), check=False).returncode == 0  # sops accepts it
+    result = _run_env(secure_up, sops_env)
+    stderr = _refused(result, 51, name)
+    assert "hunter2" not in stderr
+    assert f"{name}=".encode() not in result.stdout
+
+
+def test_a_duplicate_key_is_refused(secure_up: SecureUp, sops: Sops, tmp_path: Path) -> None:
+    plain = tmp_path / "plain.json"
+    plain.write_text('{"DBPASS": "hunter2-secret", "PORT": "5432"}')
+    path = tmp_path / "app.json"
+    path.write_bytes(sops.encrypt(plain))
+    path.write_text(path.read_text().replace('\t"PORT"', '\t"DBPASS": "",\n\t"PORT"', 1))
+    assert sops.run("decrypt", str(path), check=False).returncode == 0  # sops accepts it
+    _refused(_run_env(secure_up, path), 51, "DBPASS", "twice")
+    _refused(secure_up.run("decrypt", str(path), check=False, timeout=TIMEOUT), 51, "twice")
+
+
+def test_a_duplicate_ini_key_is_refused(secure_up: SecureUp, sops: Sops, tmp_path: Path) -> None:
+    plain = tmp_path / "plain.ini"
+    plain.write_text("[db]\npassword = hunter2-secret\n")
+    path = tmp_path / "app.ini"
+    path.write_bytes(sops.encrypt(plain))
+    path.write_text(path.read_text().replace("[db]\n", "[db]\npassword =\n", 1))
+    _refused(secure_up.run("decrypt", str(path), check=False, timeout=TIMEOUT), 51, "twice")
+
+
+def test_sops_written_empty_values_still_decrypt(
+    secure_up: SecureUp, sops: Sops, tmp_path: Path
+) -> None:
+    plain = tmp_path / "plain.json"
+    plain.write_text('{"A": "x", "EMPTY": "", "NULL": null}')
+    path = tmp_path / "app.json"
+    path.write_bytes(sops.encrypt(plain))
+    assert secure_up.run("decrypt", str(path), timeout=TIMEOUT).stdout == sops.decrypt(path)
