@@ -193,8 +193,9 @@ def _compose_files_in(directory: Path) -> list[Path]:
 
 
 def _existing(path: Path, origin: str) -> Path:
-    if not path.is_file():
-        raise InputFileError(f"{path} ({origin}) does not exist", fix="check the path")
+    from secure_up.regular_file import check_regular
+
+    check_regular(path, what=origin)  # says "a FIFO" or "a directory" rather than "missing"
     return path
 
 

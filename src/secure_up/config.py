@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +33,9 @@ from typing import Any, Final
 
 import yaml
 
-from secure_up.errors import ConfigError
-from secure_up.sops.goregex import compile_go_regex
+from secure_up.errors import ConfigError, InputFileError
+from secure_up.regular_file import read_regular
+from secure_up.sops.goregex import GoRegex, compile_go_regex
 from secure_up.sops.rules import RULE_KINDS
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 CONFIG_FILE_NAME: Final = ".sops.yaml"
 _IGNORED_CONFIG_NAME: Final = ".sops.yml"
 _MAX_SEARCH_DEPTH: Final = 100  # sops' limit on parent directories searched
+_MAX_CONFIG_SIZE: Final = 4 * 1024 * 1024  # a .sops.yaml is a few lines
 
 ENCRYPTION_RULE_FIELDS: Final = RULE_KINDS
 #: Key fields of a creation rule, each a comma-separated string or a list.
@@ -141,10 +142,13 @@ class CreationRule:
     path_regex: str = ""
     #: "path:line" of the rule in its config file, for messages.
     origin: str = ""
-    _pattern: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    #: What is wrong with the rule, raised only when a file uses it: sops, too, fails
+    #: only for the files an invalid rule matches.
+    problem: ConfigError | None = field(default=None, repr=False, compare=False)
+    _pattern: GoRegex | None = field(default=None, repr=False, compare=False)
 
     def matches(self, path: str) -> bool:
-        return self._pattern is None or self._pattern.search(path) is not None
+        return self._pattern is None or self._pattern.search(path)
 
 
 #: What a config without ``creation_rules`` (or no config) means: no keys, no rule.
@@ -166,6 +170,8 @@ class SopsConfig:
         searched = self.searched_path(file)
         for rule in self.creation_rules:
             if rule.matches(searched):
+                if rule.problem is not None:
+                    raise rule.problem
                 return rule
         raise ConfigError(
             f"no creation rule in {self.path} matches {file} (path_regex is searched in "
@@ -186,17 +192,13 @@ class SopsConfig:
 def load_config(path: Path) -> SopsConfig:
     """Read and check a ``.sops.yaml``; ConfigError (with file and line) when it is wrong."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        text = read_regular(path, max_size=_MAX_CONFIG_SIZE, what="config file").decode("utf-8")
+    except InputFileError as error:
         raise ConfigError(
-            f"config file {path} does not exist",
-            "check --config and SOPS_CONFIG, or create the file",
+            error.what, "check --config and SOPS_CONFIG, or create the file"
         ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(
-            f"cannot read config file {path}: {error}",
-            "make it a readable UTF-8 text file",
-        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text", "save it as UTF-8") from None
     return _ConfigReader(path, text).read()
 
 
@@ -244,19 +246,23 @@ class _ConfigReader:
         what = f"creation rule {number}"
         fields = self._mapping(node, what)
         self._warn_unknown(fields, _RULE_FIELDS, what)
-        groups = self._rule_key_groups(fields, what)
-        threshold = self._threshold(fields, len(groups), what)
         path_regex = self._string(fields.get("path_regex"))
         pattern = self._regex(fields["path_regex"], path_regex) if path_regex else None
-        return CreationRule(
-            key_groups=groups,
-            shamir_threshold=threshold,
-            encryption_rule=self._encryption_rule(fields, what),
-            mac_only_encrypted=self._boolean(fields.get("mac_only_encrypted")),
-            path_regex=path_regex,
-            origin=self._where(node),
-            _pattern=pattern,
-        )
+        try:
+            groups = self._rule_key_groups(fields, what)
+            return CreationRule(
+                key_groups=groups,
+                shamir_threshold=self._threshold(fields, len(groups), what),
+                encryption_rule=self._encryption_rule(fields, what),
+                mac_only_encrypted=self._boolean(fields.get("mac_only_encrypted")),
+                path_regex=path_regex,
+                origin=self._where(node),
+                _pattern=pattern,
+            )
+        except ConfigError as problem:  # only the files this rule matches fail, as in sops
+            return CreationRule(
+                path_regex=path_regex, origin=self._where(node), problem=problem, _pattern=pattern
+            )
 
     def _rule_key_groups(self, fields: dict[str, yaml.Node], what: str) -> list[KeyGroupSpec]:
         """``key_groups``, or the rule's top-level keys as one group (none if it names none)."""
@@ -346,15 +352,14 @@ class _ConfigReader:
             self._regex(fields[name], value)
         return name, value
 
-    def _regex(self, node: yaml.Node, pattern: str) -> re.Pattern[str]:
+    def _regex(self, node: yaml.Node, pattern: str) -> GoRegex:
         try:
             return compile_go_regex(pattern)
         except ValueError as error:
             raise self._error(
                 node,
                 f"the regex {pattern!r} cannot be used: {error}",
-                "rewrite it in the subset of Go RE2 syntax that Python's re shares "
-                "(see secure_up.config.compile_go_regex)",
+                "rewrite it in Go's regexp syntax (RE2: no lookarounds or backreferences)",
             ) from None
 
     # -- typed access to nodes ------------------------------------------------

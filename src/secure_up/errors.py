@@ -17,9 +17,13 @@ class ExitCode(IntEnum):
     OK = 0
     ERROR = 1
     USAGE = 2
+    #: sops' CouldNotReadInputFile: the file exists but cannot be read (a directory, a FIFO, ...).
+    UNREADABLE_INPUT = 2
+    #: sops' ErrorDumpingTree: the data cannot be written in the output type asked for.
+    CANNOT_CONVERT = 4
     CONFIG = 5
+    #: Also a file without a MAC, as in sops.
     MAC_MISMATCH = 51
-    MAC_NOT_FOUND = 52
     MISSING_VARIABLES = 64
     INPUT_FILE = 100
     NO_KEY = 128
@@ -56,13 +60,25 @@ class UsageError(SecureUpError):
 
 
 class InputFileError(SecureUpError):
-    """A file we were asked to read is missing or unreadable."""
+    """A file we were asked to read is missing (or unreadable: see the subclass)."""
 
     exit_code = ExitCode.INPUT_FILE
 
 
+class UnreadableFileError(InputFileError):
+    """A file exists but cannot be read: permission denied, or not a regular file."""
+
+    exit_code = ExitCode.UNREADABLE_INPUT
+
+
 class FormatError(SecureUpError):
     """A file is not what its type says (bad YAML, a broken ENC[...] value, ...)."""
+
+
+class OutputConversionError(FormatError):
+    """The document cannot be written in the output type asked for (a tree as dotenv, ...)."""
+
+    exit_code = ExitCode.CANNOT_CONVERT
 
 
 class NotEncryptedError(FormatError):
@@ -79,8 +95,8 @@ class IntegrityError(SecureUpError):
     exit_code = ExitCode.MAC_MISMATCH
 
 
-class MacNotFoundError(SecureUpError):
-    exit_code = ExitCode.MAC_NOT_FOUND
+class MacNotFoundError(IntegrityError):
+    """The file has no MAC: sops exits 51 for it, as for a mismatch."""
 
 
 class NoKeyError(SecureUpError):

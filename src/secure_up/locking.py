@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
-from secure_up.errors import InputFileError, SecureUpError, UsageError
+from secure_up.errors import SecureUpError, UsageError
 
 DEFAULT_TIMEOUT: Final = 10.0
 TIMEOUT_VARIABLE: Final = "SECURE_UP_LOCK_TIMEOUT"
@@ -84,17 +84,14 @@ def _acquire(path: Path, deadline: float, timeout: float) -> int:
 
 
 def _open(path: Path) -> int:
-    try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        raise InputFileError(
-            f"{path} does not exist", "check the path (it is relative to the current directory)"
-        ) from None
-    except OSError as error:
-        raise InputFileError(
-            f"cannot open {path} to lock it: {error.strerror}",
-            "check that it is a regular file you may read (symlinks are not followed)",
-        ) from None
+    # Non-blocking and regular files only: a FIFO would block the open forever.
+    from secure_up.regular_file import open_regular
+
+    return open_regular(
+        path,
+        flags=os.O_NOFOLLOW,
+        fix="check that it is a regular file you may read (symlinks are not followed)",
+    )
 
 
 def _try_lock(descriptor: int) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from secure_up.errors import FormatError
+from secure_up.errors import FormatError, IntegrityError
 from secure_up.keys.services import KeyServices
 from secure_up.secret_values import SecretValues
 from secure_up.shellenv import parse_shell_env
@@ -30,6 +30,10 @@ def load_secret_values(paths: Sequence[Path], keys: KeyServices) -> SecretValues
     for path in paths:
         encrypted = EncryptedFile.read(path)
         decrypted = encrypted.decrypt(keys, for_rewrite=False)
+        # Top-level values become variables (a binary file's payload is covered by the MAC).
+        loose = [where for where in decrypted.unauthenticated if len(where) == 1]
+        if loose and encrypted.file_type != "binary":
+            raise _unauthenticated_empty(path, loose[0])
         if encrypted.file_type == "binary":
             payload = decrypted.documents[0].get("data")
             values = parse_shell_env(payload if isinstance(payload, str) else "", str(path))
@@ -39,6 +43,25 @@ def load_secret_values(paths: Sequence[Path], keys: KeyServices) -> SecretValues
             _check_variable(name, value, path)
         merged = merged.merged(SecretValues(values, {name: str(path) for name in values}))
     return merged
+
+
+def _unauthenticated_empty(path: Path, where: list[str]) -> IntegrityError:
+    """The policy for empty values: never handed to a program.
+
+    sops writes an empty or null value in clear even where the file's rule
+    encrypts values, and its MAC hashes no bytes for it: ``echo DBPASS= >> file``
+    passes sops' MAC check. Such a value cannot be told apart from one sops wrote,
+    so ``decrypt`` shows it (as sops does), but a program never gets it.
+    """
+    name = ":".join(where)
+    return IntegrityError(
+        f"{path}: {name} is empty (or null) and in clear, though the file's rule encrypts "
+        "it; sops' MAC does not cover empty values, so anyone could have added it, and "
+        "secure-up hands no such value to a program",
+        f"if it was not you, restore the file from version control; to have it set, store a "
+        f"value with `secure-up set {path} {name}`; for an empty variable, remove it from the "
+        "file and give it an empty default where it is used (${" + name + ":-})",
+    )
 
 
 def variables_of(documents: Documents, path: Path) -> dict[str, str]:

@@ -6,60 +6,47 @@ documents and values; everything below it is pure.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from secure_up.errors import AlreadyEncryptedError, InputFileError
+from secure_up.errors import (
+    AlreadyEncryptedError,
+    FormatError,
+    InputFileError,
+    IntegrityError,
+    OutputConversionError,
+)
 from secure_up.keys.services import KeyServices, new_data_key
+from secure_up.regular_file import read_regular
 from secure_up.sops.cipher import ValueCipher
 from secure_up.sops.engine import decrypt_documents, encrypt_documents
 from secure_up.sops.metadata import Metadata, parse_metadata
 from secure_up.sops.stores import FileType, Store, file_type_for, store_for
 from secure_up.sops.tree import Branch, Documents
+from secure_up.sops.tree import Sequence as TreeSequence
 
 #: Secrets files are small; a huge file is almost surely the wrong one.
 DEFAULT_MAX_SIZE: Final = 16 * 1024 * 1024
 
 
 def read_input(path: Path, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
-    """The bytes of ``path`` (``-`` for stdin), with errors that say what to do."""
+    """The bytes of ``path`` (``-`` for stdin), with errors that say what to do.
+
+    Only a regular file is read: a FIFO or a device would block or never end.
+    """
     if str(path) == "-":
         import sys
 
         data = sys.stdin.buffer.read(max_size + 1)
-    else:
-        try:
-            with path.open("rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if size > max_size:
-                    raise _too_big(path, size, max_size)
-                data = handle.read(max_size + 1)
-        except FileNotFoundError:
+        if len(data) > max_size:
             raise InputFileError(
-                f"{path} does not exist", "check the path (it is relative to the current directory)"
-            ) from None
-        except IsADirectoryError:
-            raise InputFileError(f"{path} is a directory, not a file", "name a file") from None
-        except PermissionError:
-            raise InputFileError(
-                f"{path} cannot be read: permission denied",
-                "run as a user who may read it, or fix its mode (chmod u+r)",
-            ) from None
-        except OSError as error:
-            raise InputFileError(f"{path} cannot be read: {error.strerror}", None) from None
-    if len(data) > max_size:
-        raise _too_big(path, len(data), max_size)
-    return data
-
-
-def _too_big(path: Path, size: int, limit: int) -> InputFileError:
-    return InputFileError(
-        f"{path} is {size / 2**20:.0f} MiB; secure-up reads secrets files of at most "
-        f"{limit / 2**20:.0f} MiB",
-        "check that this is the right file (secrets files are small)",
-    )
+                f"standard input holds more than {max_size / 2**20:.0f} MiB; secure-up reads "
+                "secrets files of at most that",
+                "check that this is the right file (secrets files are small)",
+            )
+        return data
+    return read_regular(path, max_size=max_size)
 
 
 @dataclass
@@ -76,6 +63,8 @@ class EncryptedFile:
     def parse(cls, path: Path, data: bytes, file_type: FileType) -> EncryptedFile:
         store = store_for(file_type)
         documents, raw = store.load_encrypted(data)
+        for document in documents:
+            _refuse_duplicate_keys(document, [])
         return cls(path, file_type, store, documents, parse_metadata(raw))
 
     @classmethod
@@ -89,8 +78,15 @@ class EncryptedFile:
         """Open the data key and decrypt; ``for_rewrite=False`` when it won't be written back."""
         data_key = keys.open_data_key(self.metadata)
         cipher = ValueCipher(data_key, remember_ivs=for_rewrite)
-        plain = decrypt_documents(self.documents, self.metadata, cipher, verify_mac=verify_mac)
-        return DecryptedFile(self, plain, cipher, data_key)
+        unauthenticated: list[list[str]] = []
+        plain = decrypt_documents(
+            self.documents,
+            self.metadata,
+            cipher,
+            verify_mac=verify_mac,
+            unauthenticated=unauthenticated,
+        )
+        return DecryptedFile(self, plain, cipher, data_key, unauthenticated)
 
 
 @dataclass(repr=False)
@@ -101,6 +97,9 @@ class DecryptedFile:
     documents: Documents
     cipher: ValueCipher
     data_key: bytes
+    #: Paths of empty or null values the rule would encrypt: in clear and outside the MAC
+    #: in every sops file, so anyone could have added them (see secrets_loader).
+    unauthenticated: list[list[str]] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"DecryptedFile({self.source.path}, <plaintext hidden>)"
@@ -112,6 +111,27 @@ class DecryptedFile:
             self.documents if documents is None else documents, metadata, self.cipher
         )
         return (store or self.source.store).dump_encrypted(encrypted, metadata.to_raw())
+
+
+def _refuse_duplicate_keys(branch: Branch, path: list[str]) -> None:
+    """A key twice is tampering the MAC cannot see (``DBPASS=`` appended after the real one)."""
+    seen: set[str] = set()
+    for key, value in branch.items_only():
+        if key in seen:
+            where = "".join(f"[{part!r}]" for part in [*path, key])
+            raise IntegrityError(
+                f"the key {where} occurs twice: sops' MAC does not cover keys, so a second "
+                "entry (even an empty one) may have been added by someone without the key",
+                "remove the duplicate (restore the file from version control), then check who "
+                "changed the file",
+            )
+        seen.add(key)
+        if isinstance(value, Branch):
+            _refuse_duplicate_keys(value, [*path, key])
+        elif isinstance(value, TreeSequence):
+            for index, element in enumerate(value):
+                if isinstance(element, Branch):
+                    _refuse_duplicate_keys(element, [*path, key, str(index)])
 
 
 def _has_metadata(document: Branch, file_type: FileType) -> bool:
@@ -140,4 +160,7 @@ def encrypt_new(
     keys.wrap_data_key(metadata, data_key)
     encrypted = encrypt_documents(documents, metadata, ValueCipher(data_key))
     out_store = store_for(output) if output else store
-    return out_store.dump_encrypted(encrypted, metadata.to_raw())
+    try:
+        return out_store.dump_encrypted(encrypted, metadata.to_raw())
+    except FormatError as error:  # sops' ErrorDumpingTree: exit 4
+        raise OutputConversionError(error.what, error.fix) from None

@@ -72,10 +72,11 @@ def test_missing_file(tmp_path: Path, secure_up: SecureUp) -> None:
 
 
 def test_unreadable_path(tmp_path: Path, secure_up: SecureUp, encrypted_yaml: Path) -> None:
-    _fails(secure_up.run("decrypt", str(tmp_path), check=False), 100, "directory")
+    # 2 as in sops (CouldNotReadInputFile); 100 is for a missing file only.
+    _fails(secure_up.run("decrypt", str(tmp_path), check=False), 2, "directory")
     if os.geteuid() != 0:
         encrypted_yaml.chmod(0)
-        _fails(secure_up.run("decrypt", str(encrypted_yaml), check=False), 100, "permission")
+        _fails(secure_up.run("decrypt", str(encrypted_yaml), check=False), 2, "permission")
 
 
 def test_unknown_type(secure_up: SecureUp, encrypted_yaml: Path) -> None:

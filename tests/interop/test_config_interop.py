@@ -11,7 +11,7 @@ import yaml
 
 from secure_up.config import CreationRule, find_config, load_config
 from secure_up.errors import ConfigError
-from tests.conftest import GpgKeys, Sops
+from tests.conftest import GpgKeys, SecureUp, Sops
 
 
 def write_config(directory: Path, text: str) -> Path:
@@ -110,3 +110,22 @@ class TestAgainstRealSops:
         assert b"no matching creation rules" in result.stderr
         with pytest.raises(ConfigError):
             load_config(config).rule_for(target)
+
+    def test_an_invalid_rule_fails_only_the_files_it_matches_as_in_sops(
+        self, sops: Sops, secure_up: SecureUp, tmp_path: Path, gpg_keys: GpgKeys
+    ) -> None:
+        write_config(
+            tmp_path,
+            "creation_rules:\n  - path_regex: bad\\.env$\n    key_groups:\n      - {}\n"
+            f"  - pgp: {gpg_keys.fingerprints[0]}\n",
+        )
+        for name in ("good.env", "bad.env"):
+            (tmp_path / name).write_text("A=1\n")
+        assert sops.run("encrypt", "good.env", cwd=tmp_path, check=False).returncode == 0
+        assert sops.run("encrypt", "bad.env", cwd=tmp_path, check=False).returncode != 0
+
+        good = secure_up.run("encrypt", "good.env", cwd=tmp_path, check=False)
+        assert good.returncode == 0, good.stderr.decode()
+        bad = secure_up.run("encrypt", "bad.env", cwd=tmp_path, check=False)
+        assert bad.returncode == 5
+        assert b"empty key group" in bad.stderr

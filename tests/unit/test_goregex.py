@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from secure_up.sops.goregex import compile_go_regex
@@ -22,15 +24,20 @@ from secure_up.sops.goregex import compile_go_regex
         (r"a{,2}", "aa", False),
         (r"(?i)PROD", "prod/x", True),
         (r"[]x]", "]", True),
+        (r"\pL+$", "é", True),  # what Python's re could not run, RE2 runs as Go does
+        (r"^\Q.*\E$", ".*", True),
+        (r"\x{41}", "A", True),
+        (r"a(?i)b", "aB", True),
+        (r"(?U)a+", "a", True),
     ],
 )
 def test_go_regex_search_agrees_with_re2(pattern: str, text: str, found: bool) -> None:
-    assert (compile_go_regex(pattern).search(text) is not None) is found
+    assert compile_go_regex(pattern).search(text) is found
 
 
 @pytest.mark.parametrize(
     "pattern",
-    [r"(?=a)", r"(?<!a)b", r"(a)\1", r"\pL", r"\Q.\E", r"a(?i)b", r"(?U)a+", r"\x{41}", "a\\"],
+    [r"(?=a)", r"(?<!a)b", r"(a)\1", r"a\Z", r"a++", r"\C", r"[\C]", "a\\", "x" * 20_000],
 )
 def test_go_regex_rejects_what_differs_or_re2_refuses(pattern: str) -> None:
     with pytest.raises(ValueError, match=r"\w"):
@@ -38,3 +45,20 @@ def test_go_regex_rejects_what_differs_or_re2_refuses(pattern: str) -> None:
 
 
 # -- the same choices as the real sops -------------------------------------------
+
+
+def test_a_catastrophic_pattern_runs_in_linear_time() -> None:
+    pattern = compile_go_regex("^(a+)+$")
+    started = time.monotonic()
+    assert pattern.search("a" * 38 + "b") is False
+    assert pattern.search("a" * 100_000) is True
+    assert time.monotonic() - started < 1
+
+
+def test_a_pattern_too_big_to_compile_is_refused() -> None:
+    with pytest.raises(ValueError, match="MiB"):
+        compile_go_regex("\\pL{1000}" * 4)
+
+
+def test_a_key_that_is_not_utf8_is_still_searched() -> None:
+    assert compile_go_regex("^pass").search("pass\udcff") is True

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from secure_up.errors import ConfigError, FormatError, NotEncryptedError, UsageError
+from secure_up.errors import (
+    ConfigError,
+    FormatError,
+    NotEncryptedError,
+    OutputConversionError,
+    SecureUpError,
+    UsageError,
+)
 from secure_up.extract import extract_value, parse_path
 from secure_up.keys.registry import new_key
 from secure_up.keys.services import KeyServices, key_services
-from secure_up.sops.metadata import KeyGroup, Metadata
+from secure_up.sops.metadata import KeyGroup, Metadata, parse_metadata
 from secure_up.sops.rules import DEFAULT_RULE, EncryptionRule, RuleKind
 from secure_up.sops.stores import file_type_for, store_for
 from secure_up.sopsfile import EncryptedFile, encrypt_new, read_input
@@ -44,20 +51,41 @@ def decrypt(
     with keys_for(environ) as keys:
         decrypted = encrypted.decrypt(keys, verify_mac=not ignore_mac, for_rewrite=False)
     out_store = store_for(out_type)
-    if components is not None:
-        _write_stdout(out_store.dump_value(extract_value(decrypted.documents[0], components)))
-    else:
-        _write_stdout(out_store.dump_plain(decrypted.documents))
+    with _dumping():
+        if components is not None:
+            output = out_store.dump_value(extract_value(decrypted.documents[0], components))
+        else:
+            output = out_store.dump_plain(decrypted.documents)
+    _write_stdout(output)
+
+
+@contextmanager
+def _dumping() -> Iterator[None]:
+    """A document the output type cannot hold exits 4, as sops' ErrorDumpingTree."""
+    try:
+        yield
+    except FormatError as error:
+        raise OutputConversionError(error.what, error.fix) from None
 
 
 def filestatus(path: Path, *, input_type: str | None = None) -> None:
+    """Print whether ``path`` is a sops file, as ``sops filestatus`` does.
+
+    Encrypted means sops metadata with a MAC. A file that cannot be read or parsed
+    is an error with exit code 1, as in sops (a plaintext binary file is not JSON).
+    """
     file_type = file_type_for(path, input_type)
-    data = read_input(path)
     try:
-        store_for(file_type).load_encrypted(data)
-        encrypted = True
-    except (NotEncryptedError, FormatError):
-        encrypted = False
+        data = read_input(path)
+        try:
+            # sops reads a binary file's envelope as JSON: a plaintext binary file is an error.
+            store = store_for("json" if file_type == "binary" else file_type)
+            _, raw = store.load_encrypted(data)
+            encrypted = bool(parse_metadata(raw).mac)
+        except NotEncryptedError:
+            encrypted = False
+    except SecureUpError as error:
+        raise SecureUpError(error.what, error.fix) from None  # sops exits 1 on any failure
     _write_stdout(b'{"encrypted":true}\n' if encrypted else b'{"encrypted":false}\n')
 
 

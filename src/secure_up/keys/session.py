@@ -29,8 +29,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
-from secure_up.errors import InputFileError, NoKeyError, UsageError
+from secure_up.errors import NoKeyError, UsageError
 from secure_up.keys.pgp import GnuPG
+from secure_up.regular_file import read_regular
 
 # The ephemeral keyring's helpers (private_dir, signals, tempfile) are imported where it
 # is made: the common run with the user's keyring is benchmarked and needs none of them.
@@ -150,20 +151,15 @@ def _one_of(environ: Mapping[str, str], variable: str, file_variable: str) -> by
 
 
 def _read_small_file(path: Path, variable: str) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_KEY_FILE_SIZE + 1)
-    except OSError as error:
-        raise InputFileError(
-            f"{variable} names {path}, which cannot be read: {error.strerror}",
-            f"point {variable} at a readable file (in CI: the path your secret file is written to)",
-        ) from None
-    if len(data) > _MAX_KEY_FILE_SIZE:
-        raise InputFileError(
-            f"{variable} names {path}, which is too large for a key file",
-            f"point {variable} at the key file itself",
-        )
-    return data
+    return read_regular(
+        path,
+        max_size=_MAX_KEY_FILE_SIZE,
+        what=f"named by {variable}",
+        fix=f"point {variable} at a regular file (in CI: the path your secret file is written "
+        "to; a process substitution <(...) is a pipe: write the value to a file, or set "
+        f"{variable.removesuffix('_FILE')} instead)",
+        too_big=f"point {variable} at the key file itself",
+    )
 
 
 def _not_a_key(source: str) -> NoKeyError:

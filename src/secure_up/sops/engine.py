@@ -39,9 +39,15 @@ _FIX_RESTORE = "restore the file from version control; never edit ENC[...] value
 class _Walker:
     """Visits every leaf and comment of a tree in sops' order, rebuilding the tree."""
 
-    def __init__(self, rule: EncryptionRule, visit: LeafVisitor) -> None:
+    def __init__(
+        self,
+        rule: EncryptionRule,
+        visit: LeafVisitor,
+        on_null: Callable[[list[str], bool], None] | None = None,
+    ) -> None:
         self._rule = rule
         self._visit = visit
+        self._on_null = on_null  # nulls are no leaves (never encrypted nor hashed)
 
     def branch(self, branch: Branch, path: list[str], stack: CommentStack) -> Branch:
         stack = [*stack, []]
@@ -84,6 +90,8 @@ class _Walker:
         if isinstance(value, Sequence):
             return self.sequence(value, path, stack)
         if value is None:
+            if self._on_null is not None:
+                self._on_null(path, self._rule.should_encrypt(path, stack, False))
             return None
         return self._leaf(value, path, stack, is_comment=False)  # type: ignore[return-value]
 
@@ -122,12 +130,20 @@ class _MacHasher:
 
 
 def decrypt_documents(
-    documents: Documents, metadata: Metadata, cipher: ValueCipher, *, verify_mac: bool = True
+    documents: Documents,
+    metadata: Metadata,
+    cipher: ValueCipher,
+    *,
+    verify_mac: bool = True,
+    unauthenticated: list[list[str]] | None = None,
 ) -> Documents:
     """The plaintext of ``documents``; checks the MAC unless told not to.
 
     Raises :class:`IntegrityError` (exit 51) on any tampering. Nothing is
-    returned before the whole file has been authenticated.
+    returned before the whole file has been authenticated. Empty and null
+    values that the rule would encrypt are in clear in any sops file (sops
+    writes them so) and add nothing to the MAC: their paths are appended to
+    ``unauthenticated``, for callers that must not trust them.
     """
     hasher = _MacHasher(metadata.mac_only_encrypted)
     # Bound once, called for every value (10,000 in a large file); _aad inlined likewise.
@@ -139,11 +155,17 @@ def decrypt_documents(
             hash_bytes(raw)
             return plain
         if encrypted:
+            if value == "" and unauthenticated is not None:
+                unauthenticated.append(path)
             value = _decrypt_leaf(cipher, value, path)
         hasher.add(value, encrypted)
         return value
 
-    walker = _Walker(metadata.effective_rule, visit)
+    def null_seen(path: list[str], encrypted: bool) -> None:
+        if encrypted and unauthenticated is not None:
+            unauthenticated.append(path)
+
+    walker = _Walker(metadata.effective_rule, visit, null_seen)
     plain = [walker.branch(document, [], []) for document in documents]
     if verify_mac:
         _verify_mac(metadata, cipher, hasher.hexdigest())

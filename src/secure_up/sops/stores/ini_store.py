@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from secure_up.errors import FormatError, NotEncryptedError, UsageError
+from secure_up.errors import FormatError, IntegrityError, NotEncryptedError, UsageError
 from secure_up.sops.stores import RawMetadata
 from secure_up.sops.stores.flat import (
     dump_extracted,
@@ -75,7 +75,17 @@ class IniStore:
         return [_tree_from_sections(_IniParser(data).parse())]
 
     def load_encrypted(self, data: bytes) -> tuple[Documents, RawMetadata]:
-        (branch,) = self.load_plain(data)
+        parser = _IniParser(data)
+        sections = parser.parse()
+        if parser.duplicates:  # go-ini keeps the last; the MAC cannot tell (sopsfile refuses)
+            raise IntegrityError(
+                f"the key {parser.duplicates[0]} occurs twice: sops' MAC does not cover keys, "
+                "so a second entry (even an empty one) may have been added by someone without "
+                "the key",
+                "remove the duplicate (restore the file from version control), then check who "
+                "changed the file",
+            )
+        branch = _tree_from_sections(sections)
         content = Branch()
         metadata_sections: list[Branch] = []
         for entry in branch:
@@ -143,6 +153,8 @@ class _IniParser:
         self._lines.append(chunks[-1])
         self._next = 0
         self._comment: list[str] = []
+        #: "KEY in section [NAME]" for each key seen again in its section.
+        self.duplicates: list[str] = []
 
     @property
     def _at_end(self) -> bool:
@@ -187,6 +199,7 @@ class _IniParser:
             if key is None:
                 key = section.keys[name] = _Key(name, value)
             else:
+                self.duplicates.append(f"{name} in section [{section.name}]")
                 key.value = value
             key.comment = self._take_comment()
         return sections
