@@ -11,8 +11,11 @@ All through the real command line with the real gpg and sops.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,3 +172,36 @@ def test_a_key_the_user_had_unlocked_stays_unlocked(
     )
     assert result.returncode == 0, result.stderr
     assert cached_keygrips(env) == unlocked
+
+
+def test_a_disk_directory_mounted_over_dev_shm_is_not_taken_for_memory(
+    secrets_file: Path, editor_env: dict[str, str], tmp_path: Path
+) -> None:
+    """In a mount namespace of its own, a bind mount of a disk directory hides /dev/shm."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) for a private mount namespace")
+    disk = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    try:
+        probe = subprocess.run(
+            ["unshare", "--mount", "sh", "-c", 'mount --bind "$1" /dev/shm', "-", str(disk)],
+            capture_output=True,
+            check=False,
+        )
+        if probe.returncode != 0:
+            pytest.skip(f"cannot make a mount namespace here: {probe.stderr.decode()}")
+        env = {key: value for key, value in editor_env.items() if key != "XDG_RUNTIME_DIR"}
+        script = 'mount --bind "$1" /dev/shm && shift && exec "$@"'
+        namespace = ["unshare", "--mount", "sh", "-c", script, "-", str(disk)]
+        result = subprocess.run(
+            [*namespace, *RUN, "edit", str(secrets_file)],
+            input=b"",
+            capture_output=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 200, result.stderr
+        assert b"warning: no memory-backed directory" in result.stderr
+        assert list(disk.iterdir()) == []  # nothing was written to the disk below /dev/shm
+    finally:
+        shutil.rmtree(disk, ignore_errors=True)
