@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from typing import NoReturn
 
-from secure_up.errors import ExitCode, SecureUpError
-from secure_up.fastpath import parse as parse_fast
-from secure_up.fastpath import route
+
+def _exit_interrupted(_signum: int, _frame: object) -> None:
+    """Ctrl-C outside the commands' own handling: nothing to clean up yet, exit 130 quietly."""
+    os._exit(130)
+
+
+# First, before the imports below: a Ctrl-C while Python loads our modules would
+# otherwise end in a KeyboardInterrupt traceback. main() hands SIGINT back to
+# Python (KeyboardInterrupt, so that cleanups run) once it can report it.
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    try:
+        signal.signal(signal.SIGINT, _exit_interrupted)
+    except ValueError:  # imported outside the main thread: not the entry point
+        pass
+
+from typing import NoReturn  # noqa: E402 - after the SIGINT handler, on purpose
+
+from secure_up.errors import ExitCode, SecureUpError  # noqa: E402
+from secure_up.fastpath import parse as parse_fast  # noqa: E402
+from secure_up.fastpath import route  # noqa: E402
+from secure_up.hardening import harden_process  # noqa: E402
 
 #: The exit status of a Python process whose standard streams cannot be flushed at exit.
 _FLUSH_FAILED = 120
@@ -41,9 +59,26 @@ def _run(args: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
+    if argv is None:  # the process is ours: keep secrets out of core dumps and debuggers
+        harden_process()
     args = sys.argv[1:] if argv is None else argv
     try:
-        code: int = _run(args)
+        code = _run_reporting_errors(args)
+    except KeyboardInterrupt:  # a second Ctrl-C while an error was being reported
+        code = ExitCode.INTERRUPTED
+    if argv is None:  # the process is ours: nothing runs after us
+        _quiet_interrupts()
+        _exit_without_teardown(code)
+    sys.exit(code)
+
+
+def _run_reporting_errors(args: list[str]) -> int:
+    """Run the command; turn every way it can end into an exit code and a message."""
+    code: int
+    try:
+        if signal.getsignal(signal.SIGINT) is _exit_interrupted:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        code = _run(args)
     except SecureUpError as error:
         sys.stderr.write(error.diagnostics() + "\n")
         code = error.exit_code
@@ -59,9 +94,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
             raise
         _report_internal_error(error)
         code = ExitCode.ERROR
-    if argv is None:  # the process is ours: nothing runs after us
-        _exit_without_teardown(code)
-    sys.exit(code)
+    return code
+
+
+def _quiet_interrupts() -> None:
+    """From here on nothing needs cleaning up: a Ctrl-C exits 130 without a traceback."""
+    try:
+        signal.signal(signal.SIGINT, _exit_interrupted)
+    except ValueError:  # not the main thread
+        pass
 
 
 def _exit_without_teardown(code: int) -> NoReturn:

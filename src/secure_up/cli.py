@@ -7,11 +7,13 @@ parser.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from secure_up.commands import crypt as commands
 from secure_up.commands import run as run_commands
@@ -68,6 +70,39 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
+
+
+class _Command(TyperCommand):
+    """A command whose usage error never echoes an unexpected extra argument.
+
+    An argument too many is often a value typed where none belongs
+    (``secure-up set FILE KEY s3cr3t``); click would print it back, into the
+    terminal's scrollback and a CI log.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        allowed = ctx.allow_extra_args
+        ctx.allow_extra_args = True  # click's own check would quote the arguments
+        try:
+            rest: list[str] = super().parse_args(ctx, args)
+        finally:
+            ctx.allow_extra_args = allowed
+        if rest and not allowed and not ctx.resilient_parsing:
+            count = (
+                "an unexpected extra argument"
+                if len(rest) == 1
+                else (f"{len(rest)} unexpected extra arguments")
+            )
+            ctx.fail(
+                f"{count} (not shown: it may be a secret). secure-up never takes a secret "
+                'value on the command line: pipe it on stdin (printf %s "$VALUE" | '
+                "secure-up set FILE KEY), type it at the prompt, or use --generate"
+            )
+        return rest
+
+
+#: Every command uses :class:`_Command`.
+_command = functools.partial(app.command, cls=_Command)
 
 
 def _print_version(value: bool) -> None:
@@ -199,7 +234,7 @@ def _run_options(
     )
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up app                      # same as: secure-up up app",
         "secure-up up app worker",
@@ -236,7 +271,7 @@ def up(
     raise typer.Exit(run_commands.up(services or [], attach=attach, options=options))
 
 
-@app.command(
+@_command(
     context_settings={"allow_interspersed_args": False},
     epilog=_examples(
         "secure-up compose -- logs -f app",
@@ -270,7 +305,7 @@ def compose(
     raise typer.Exit(run_commands.compose_command(args, options=options))
 
 
-@app.command(
+@_command(
     name="run",
     context_settings={"allow_interspersed_args": False},
     epilog=_examples(
@@ -302,7 +337,7 @@ def run_program(
     raise typer.Exit(run_commands.run(command, options=options))
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up check",
         "secure-up check --json | jq .missing",
@@ -329,7 +364,7 @@ def check(
 # -- diagnosing -----------------------------------------------------------------------------
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up doctor",
         "secure-up doctor -s secrets/environment.secrets -s secrets/app.yaml",
@@ -372,7 +407,7 @@ def doctor(
 # -- sops files --------------------------------------------------------------------------------
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up decrypt secrets/environment.secrets",
         'secure-up decrypt --extract \'["database"]["password"]\' secrets/app.yaml',
@@ -412,7 +447,7 @@ def decrypt(
     )
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up encrypt --pgp 1E2F...9A0B secrets.yaml > secrets.enc.yaml",
         "secure-up encrypt -i secrets/environment.secrets      # recipients from .sops.yaml",
@@ -526,7 +561,7 @@ def encrypt(
     )
 
 
-@app.command(epilog=_examples("secure-up filestatus secrets/environment.secrets"))
+@_command(epilog=_examples("secure-up filestatus secrets/environment.secrets"))
 def filestatus(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="The file to inspect.")],
     input_type: InputType = None,
@@ -541,7 +576,7 @@ def filestatus(
 # -- changing secrets ---------------------------------------------------------------------------
 
 
-@app.command(
+@_command(
     name="set",
     epilog=_examples(
         'printf %s "$NEW_PASSWORD" | secure-up set secrets/environment.secrets DBPASS',
@@ -606,7 +641,7 @@ def set_value(
     )
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up unset secrets/environment.secrets OLD_TOKEN",
         'secure-up unset secrets/app.yaml \'["database"]["password"]\'',
@@ -623,7 +658,7 @@ def unset(
     secret_commands.unset_value(file, key, input_type=input_type)
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up rotate secrets/environment.secrets",
         "secure-up rotate --rm-pgp 1E2F...9A0B secrets/*.yaml        # someone left: lock them out",
@@ -658,7 +693,7 @@ def rotate(
     secret_commands.rotate(files, add_pgp=add_pgp or [], rm_pgp=rm_pgp or [], input_type=input_type)
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up updatekeys secrets/                # every sops file a creation rule matches",
         "secure-up updatekeys -y secrets/environment.secrets",
@@ -687,7 +722,7 @@ def updatekeys(
     secret_commands.updatekeys(paths, yes=yes, config=config)
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up edit secrets/environment.secrets",
         "EDITOR='code --wait' secure-up edit secrets/app.yaml",

@@ -32,6 +32,18 @@ from secure_up.sops.stores import FileType, store_for
 _ERROR_MARK: Final = "# secure-up: "
 _FORMATS_WITH_HASH_COMMENTS: Final = ("yaml", "dotenv", "ini", "binary")
 _EDIT_PREFIX: Final = "secure-up-edit-"
+#: Our own settings (a private key, its passphrase): never in the editor's environment.
+_OWN_VARIABLE_PREFIX: Final = "SECURE_UP_"
+#: Other tools' variables that hold key material (sops' age keys), kept from the editor too:
+#: an editor's plugins, language servers and shell escapes inherit its environment.
+_KEY_MATERIAL_VARIABLES: Final = frozenset(
+    {
+        "SOPS_AGE_KEY",
+        "SOPS_AGE_KEY_FILE",
+        "SOPS_AGE_KEY_CMD",
+        "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+    }
+)
 
 
 class EditAbandonedError(SecureUpError):
@@ -66,6 +78,15 @@ def editor_command(environ: Mapping[str, str]) -> list[str]:
     )
 
 
+def editor_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without the variables that hold keys or passphrases (as ``run`` does)."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith(_OWN_VARIABLE_PREFIX) and name not in _KEY_MATERIAL_VARIABLES
+    }
+
+
 def edit_plaintext(
     original: bytes,
     name: str,
@@ -80,7 +101,7 @@ def edit_plaintext(
     Returns the documents of the saved text, or None when it did not change.
     ``note`` tells the user why the editor opens again after a syntax error.
     """
-    session = _EditSession(list(command), environ, note, file_type, original)
+    session = _EditSession(list(command), editor_environment(environ), note, file_type, original)
     with _plaintext_directory(environ) as directory:
         return session.run(directory / name)
 
@@ -155,10 +176,22 @@ class _EditSession:
         code = run_editor([*self.command, str(plaintext)], self.environ)
         if code != 0:
             raise EditAbandonedError(
-                f"the editor ({self.command[0]}) exited with code {code}; nothing was written "
-                "and the plaintext was removed",
+                f"the editor ({self.command[0]}) {_how_it_ended(code)}; the file is unchanged "
+                "(nothing was written) and the plaintext was removed",
                 "run `secure-up edit` again (set SECURE_UP_EDITOR or EDITOR to change editor)",
             )
+
+
+def _how_it_ended(returncode: int) -> str:
+    """``exited with code N``, or ``was killed by signal N (SIGNAME)`` for a negative code."""
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    number = -returncode
+    try:
+        name = f" ({signal.Signals(number).name})"
+    except ValueError:
+        name = ""
+    return f"was killed by signal {number}{name}"
 
 
 def _holds_metadata_key(document: tree.Branch, file_type: FileType) -> bool:

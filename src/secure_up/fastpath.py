@@ -81,11 +81,25 @@ COMMAND_NAMES = frozenset(
 )
 
 
+#: Options of the run commands that take a value as the next argument (``-s FILE``).
+_OPTIONS_WITH_VALUES = frozenset({"-s", "--secrets", "-f", "--file", "-p", "--project-name"})
+
+
 def route(args: list[str]) -> list[str]:
-    """``secure-up app`` is ``secure-up up app``: insert ``up`` before a non-command."""
-    if args and args[0] not in COMMAND_NAMES and args[0] not in ("-h", "--help", "--version"):
-        return ["up", *args]
-    return args
+    """The argv with the command first.
+
+    ``secure-up app`` is ``secure-up up app``: ``up`` goes before a non-command.
+    Options written before the command belong to it: ``secure-up -v up app`` is
+    ``secure-up up -v app`` (not ``up`` of the services ``up`` and ``app``).
+    """
+    if not args or args[0] in ("-h", "--help", "--version"):
+        return args
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] not in ("-", "--"):
+        index += 2 if args[index] in _OPTIONS_WITH_VALUES else 1
+    if index < len(args) and args[index] in COMMAND_NAMES:
+        return [args[index], *args[:index], *args[index + 1 :]]
+    return ["up", *args]
 
 
 #: The options shared by the commands that run something with the secrets.

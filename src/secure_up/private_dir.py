@@ -18,25 +18,71 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-_MEMORY_FILESYSTEMS = ("tmpfs", "ramfs")
+_MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
+#: statfs(2) f_type of the memory filesystems (linux/magic.h): TMPFS_MAGIC, RAMFS_MAGIC.
+_MEMORY_MAGICS = frozenset({0x01021994, 0x858458F6})
+#: Room for struct statfs on every Linux ABI (120 bytes on x86-64); f_type comes first.
+_STATFS_SIZE = 256
 
 
 def _is_memory_backed(path: Path) -> bool:
+    """Whether files in ``path`` live in memory: asked of the filesystem ``path`` is on.
+
+    Mounts stack: a directory bind-mounted over ``/dev/shm`` hides the tmpfs below
+    it, so what counts is the topmost mount, which statfs(2) of the path itself
+    reports. Where statfs cannot be called, ``/proc/self/mountinfo`` is read the
+    same way (the last of the mounts at the deepest mount point wins).
+    """
+    magic = _filesystem_magic(path)
+    if magic is not None:
+        return magic in _MEMORY_MAGICS
     try:
-        mounts = Path("/proc/self/mounts").read_text().splitlines()
+        mountinfo = Path("/proc/self/mountinfo").read_text()
     except OSError:
         return False
-    best = ("", "")
-    resolved = str(path.resolve())
-    for line in mounts:
+    return filesystem_type(mountinfo, path.resolve()) in _MEMORY_FILESYSTEMS
+
+
+def _filesystem_magic(path: Path) -> int | None:
+    """statfs(2)'s f_type for ``path``, or None where it cannot be asked (not Linux)."""
+    # os.statvfs has no f_type and no maintained library wraps statfs(2): one libc call.
+    try:
+        import ctypes
+
+        statfs = ctypes.CDLL(None, use_errno=True).statfs
+    except (OSError, AttributeError):
+        return None
+    buffer = ctypes.create_string_buffer(_STATFS_SIZE)
+    if statfs(os.fsencode(path), buffer) != 0:
+        return None
+    return ctypes.c_ulong.from_buffer(buffer).value & 0xFFFFFFFF
+
+
+def filesystem_type(mountinfo: str, path: Path) -> str | None:
+    """The filesystem type of the mount ``path`` (absolute, resolved) is on, per mountinfo.
+
+    Of the mounts whose mount point is ``path`` or contains it, the deepest wins;
+    among mounts at that same point (stacked), the last listed, which is on top.
+    """
+    best: tuple[int, str] | None = None
+    target = str(path)
+    for line in mountinfo.splitlines():
         fields = line.split()
-        if len(fields) < 3:
+        if "-" not in fields[6:]:
             continue
-        mount_point, fs_type = fields[1], fields[2]
-        inside = resolved == mount_point or resolved.startswith(mount_point.rstrip("/") + "/")
-        if inside and len(mount_point) > len(best[0]):
-            best = (mount_point, fs_type)
-    return best[1] in _MEMORY_FILESYSTEMS
+        separator = fields.index("-", 6)
+        if len(fields) < separator + 2:
+            continue
+        mount_point = _unescape(fields[4])
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and (best is None or len(mount_point) >= best[0]):
+            best = (len(mount_point), fields[separator + 1])
+    return None if best is None else best[1]
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash in paths as octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda octal: chr(int(octal.group(1), 8)), field)
 
 
 def memory_backed_base(environ: Mapping[str, str]) -> Path | None:

@@ -42,6 +42,7 @@ from types import FrameType
 from typing import NoReturn
 
 from secure_up.errors import ExitCode, SecureUpError
+from secure_up.hardening import harden_process, restore_core_limit
 from secure_up.masking import MIN_LENGTH, Masker, value_lines
 from secure_up.secret_values import SecretValues
 
@@ -214,9 +215,11 @@ def exec_child(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     previous = {n: signal.signal(n, signal.SIG_DFL) for n in (signal.SIGPIPE, signal.SIGXFSZ)}
+    restore_core_limit()  # the user's program gets the user's core limit (hardening.py)
     try:
         os.execvpe(argv[0], list(argv), env)  # noqa: S606 -- no shell, on purpose
     except OSError as error:
+        harden_process()
         for number, handler in previous.items():
             signal.signal(number, handler)
         raise _start_error(argv[0], error) from None
@@ -261,7 +264,7 @@ def run_child(
                 # and it is told to stop if we die, even by SIGKILL. (preexec_fn is safe
                 # here: no other thread of ours runs once the gpg session is closed.)
                 process_group=None if on_terminal else 0,
-                preexec_fn=None if on_terminal else _stop_with_parent(),
+                preexec_fn=_before_exec(on_terminal),
             )
         except OSError as error:
             for output in outputs:
@@ -501,6 +504,18 @@ def _relayed_signals(outputs: list[_Output], *, on_terminal: bool) -> Iterator[_
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _before_exec(on_terminal: bool) -> Callable[[], None]:
+    """What the child runs before exec: the user's core limit; off a terminal, stop with us."""
+    stop_with_parent = None if on_terminal else _stop_with_parent()
+
+    def before_exec() -> None:
+        restore_core_limit()
+        if stop_with_parent is not None:
+            stop_with_parent()
+
+    return before_exec
 
 
 def _stop_with_parent() -> Callable[[], None] | None:

@@ -12,7 +12,9 @@ The book's ``environment.secrets`` is a binary sops file whose plaintext is shel
 - ``$NAME`` and ``${NAME}`` for variables assigned EARLIER IN THE FILE.
 
 Everything else is refused with a :class:`~secure_up.errors.FormatError` that names
-the line number and the construct, never text from the file: constructs that
+the line, the column and the construct, never text from the file (not even a
+variable name: the whole payload is encrypted, and a name after ``$`` inside a
+value is a piece of that value): constructs that
 would run code (command substitution, commands, functions, ``if``, pipes,
 redirections) and constructs whose result depends on the shell that runs the
 file (references to variables the file did not set, ``~``, special parameters,
@@ -44,7 +46,7 @@ _OPERATORS = {
     "(": "a subshell, array or function definition",
     ")": "a subshell, array or function definition",
 }
-#: Words that are safe to name in an error: fixed shell vocabulary, never a value.
+#: Shell keywords and builtins: recognised to say "a shell keyword", never quoted back.
 _KNOWN_COMMANDS = frozenset(
     "if then else elif fi case esac for select while until do done function time coproc "
     "{ } ! [[ ]] declare typeset readonly local unset set source . eval exec alias echo "
@@ -107,8 +109,6 @@ class _Parser:
         self.source = source
         self.pos = 0
         self.variables: dict[str, str] = {}
-        #: The key being assigned, for messages about its value.
-        self.key: str | None = None
 
     # -- statements -------------------------------------------------------
 
@@ -163,21 +163,22 @@ class _Parser:
     def assignment(self, match: re.Match[str]) -> None:
         key, append = match.group(1), bool(match.group(2))
         if key in BASH_SPECIAL_VARIABLES:
-            self.refuse(f"an assignment to {key}, which bash treats specially")
+            self.refuse(
+                "an assignment to a variable bash treats specially (such as RANDOM or SECONDS)"
+            )
         self.pos = match.end()
-        self.key = key
         if self.peek() == "(":
-            self.refuse(f"an array assignment to {key}")
+            self.refuse("an array assignment")
         value = self.word()
         if append:
             if key not in self.variables:
                 self.fail(
-                    f"`{key}+=` appends to {key}, which is not set earlier in this file",
-                    fix=f"assign {key}= before appending to it",
+                    "`+=` appends to a variable that is not set earlier in this file",
+                    fix="assign the variable with `=` before appending to it",
+                    at=match.start(),
                 )
             value = self.variables[key] + value
         self.variables[key] = value
-        self.key = None
 
     def end_of_statement(self) -> None:
         char = self.peek()
@@ -205,9 +206,8 @@ class _Parser:
         end = self.pos
         while end < len(self.text) and not self.is_word_end(end):
             end += 1
-        word = self.text[self.pos : end]
-        if word in _KNOWN_COMMANDS:
-            self.refuse(f"`{word}`")
+        if self.text[self.pos : end] in _KNOWN_COMMANDS:
+            self.refuse("a shell keyword or builtin command (such as `if`, `source`, `eval`)")
         if self.peek(end) == "(" or self.text.startswith(" ()", end):
             self.refuse("a function definition")
         self.refuse("a command", fix="only `export KEY=value` and `KEY=value` lines are allowed")
@@ -295,12 +295,12 @@ class _Parser:
         if following == "{":
             return self.braced_expansion()
         if name := _NAME.match(self.text, self.pos + 1):
-            self.pos = name.end()
-            return self.expand(name.group())
+            dollar, self.pos = self.pos, name.end()
+            return self.expand(name.group(), at=dollar)
         if following == "[":
             self.refuse("arithmetic expansion `$[...]`")
         if following and following in "0123456789@*#?-$!":
-            self.refuse(f"the special parameter `${following}`")
+            self.refuse("a special or positional parameter (such as `$1`, `$$`, `$?`)")
         if not in_double_quotes and following == "'":
             self.pos += 1
             return self.ansi_c_quoted()
@@ -316,19 +316,22 @@ class _Parser:
             self.refuse("a special or indirect parameter expansion `${...}`")
         if self.peek(name.end()) != "}":
             self.refuse(
-                f"an operator in the expansion of {name.group()} (`${{{name.group()}...}}`)",
+                "an operator in a `${...}` expansion (such as `${NAME:-default}`)",
                 fix="only $NAME and ${NAME} of variables set earlier in the file are supported",
             )
-        self.pos = name.end() + 1
-        return self.expand(name.group())
+        dollar, self.pos = self.pos, name.end() + 1
+        return self.expand(name.group(), at=dollar)
 
-    def expand(self, name: str) -> str:
+    def expand(self, name: str, *, at: int) -> str:
         if name not in self.variables:
-            user = f"{self.key} uses ${name}" if self.key else f"${name} is used"
+            # Name neither the variable nor the one assigned: a `$` inside a
+            # double-quoted password makes the "name" a piece of the password.
             self.fail(
-                f"{user}, which is not set earlier in this file "
+                "a `$` expands a variable that is not set earlier in this file "
                 "(its value would come from the environment of whoever runs it)",
-                fix=f"set {name} above this line in the file, or write the value out",
+                fix="if the `$` is part of the value, single-quote the value (or write `\\$`); "
+                "else set that variable above this line in the file",
+                at=at,
             )
         return self.variables[name]
 
@@ -417,9 +420,12 @@ class _Parser:
         )
 
     def fail(self, what: str, *, fix: str, at: int | None = None) -> NoReturn:
-        """Raise a FormatError about the line at ``at`` (default: the cursor).
+        """Raise a FormatError about the position ``at`` (default: the cursor).
 
-        ``what`` names keys and constructs only, never text from the file.
+        ``what`` and ``fix`` name constructs only, never text from the file:
+        the whole payload is secret, so a position is all a message may point at.
         """
-        line = self.text.count("\n", 0, self.pos if at is None else at) + 1
-        raise FormatError(f"{self.source}, line {line}: {what}", fix=fix)
+        offset = self.pos if at is None else at
+        line = self.text.count("\n", 0, offset) + 1
+        column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
+        raise FormatError(f"{self.source}, line {line}, column {column}: {what}", fix=fix)

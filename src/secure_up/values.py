@@ -6,8 +6,13 @@ The order is:
 
 1. ``--generate``: a random value from :mod:`secrets` (``--length``, ``--charset``);
 2. stdin, when it is not a terminal (``printf %s "$V" | secure-up set ...``); one
-   trailing newline is dropped, as ``$(...)`` would, so ``echo`` works too;
-3. the terminal (``/dev/tty``): asked twice without echo, and compared.
+   trailing newline is dropped, as ``$(...)`` would, so ``echo`` works too. An
+   empty pipe or file sets an empty value (sops stores "" too); an empty
+   ``/dev/null`` does not, since it is what a CI job's stdin is when nobody piped;
+3. the terminal (``/dev/tty``): asked twice without echo, and compared; an empty
+   entry is confirmed with a question.
+
+A value with a NUL character is refused: no environment variable can carry it.
 
 Anything else is refused with an error saying how to give the value.
 """
@@ -18,6 +23,7 @@ import contextlib
 import getpass
 import os
 import secrets
+import stat
 import string
 import warnings
 from collections.abc import Iterator
@@ -157,14 +163,38 @@ def _from_stream(stream: BinaryIO) -> str:
         data = data[:-2]
     elif data.endswith(b"\n"):
         data = data[:-1]
-    if not data:
-        raise MissingValueError("the value on stdin is empty", _HOW_TO_GIVE)
+    if not data and not _is_pipe_or_file(stream):
+        raise MissingValueError(
+            "stdin is empty and is not a pipe or a file (e.g. /dev/null), so it gives no value",
+            "to store an empty value, pipe it: `printf '' | secure-up set FILE KEY`; else "
+            + _HOW_TO_GIVE,
+        )
     try:
-        return data.decode("utf-8")
+        return _checked(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise MissingValueError(
             "the value on stdin is not UTF-8 text", "give the value as UTF-8 text"
         ) from None
+
+
+def _is_pipe_or_file(stream: BinaryIO) -> bool:
+    """Whether ``stream`` is a pipe or a regular file: someone chose to give it as input."""
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+
+
+def _checked(value: str) -> str:
+    """``value``, unless it holds what no environment variable can carry (never shown)."""
+    if "\0" in value:
+        raise MissingValueError(
+            "the value contains a NUL character, which no environment variable can carry "
+            "(`run` and compose could never use it)",
+            "give the value without NUL characters; for binary data, store it base64-encoded",
+        )
+    return value
 
 
 def _from_prompt(key: str, terminal: Terminal) -> str:
@@ -172,15 +202,16 @@ def _from_prompt(key: str, terminal: Terminal) -> str:
         try:
             first = terminal.read_secret(f"New value for {key}: ")
             if not first:
-                terminal.tell("The value is empty; try again.")
+                if terminal.confirm(f"Set {key} to an empty value?"):
+                    return ""
                 continue
             second = terminal.read_secret(f"Again, to confirm {key}: ")
         except EOFError:
             raise MissingValueError(f"no value entered for {key}", _HOW_TO_GIVE) from None
         if first == second:
-            return first
+            return _checked(first)
         terminal.tell("The two entries differ; try again.")
     raise MissingValueError(
-        f"no value for {key}: the entries were empty or differed {_PROMPT_ATTEMPTS} times",
+        f"no value for {key}: no value was confirmed in {_PROMPT_ATTEMPTS} attempts",
         "run the command again and type the same value twice",
     )

@@ -235,14 +235,24 @@ def test_generate_and_show_prints_the_stored_value_once(sops: Sops, shell_file: 
     assert re.fullmatch(r"[A-Za-z0-9]{32}", bash_value(sops, shell_file, "TOKEN"))
 
 
-def test_an_empty_pipe_is_refused_with_the_ways_to_give_a_value(
+def test_an_empty_pipe_sets_an_empty_value_and_dev_null_sets_none(
     sops: Sops, shell_file: Path
 ) -> None:
+    secure_up(sops.keys, "set", str(shell_file), "EMPTY", stdin=b"")
+    assert bash_value(sops, shell_file, "EMPTY") == ""
     before = shell_file.read_bytes()
-    empty = secure_up(sops.keys, "set", str(shell_file), "X", stdin=b"", check=False)
-    assert empty.returncode == 1
-    assert b"empty" in empty.stderr
-    assert b"--generate" in empty.stderr
+    with open(os.devnull, "rb") as null:
+        result = subprocess.run(
+            [*RUN, "set", str(shell_file), "X"],
+            stdin=null,
+            capture_output=True,
+            env=sops.keys.env,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert b"/dev/null" in result.stderr
+    assert b"--generate" in result.stderr
     assert shell_file.read_bytes() == before
 
 

@@ -68,6 +68,13 @@ def test_command_names_are_the_typer_commands() -> None:
         (["-s", "x.env", "app"], ["up", "-s", "x.env", "app"]),
         (["decrypt", "f"], ["decrypt", "f"]),
         (["up", "run"], ["up", "run"]),
+        # Options before the command are the command's.
+        (["-v", "up", "app"], ["up", "-v", "app"]),
+        (["-s", "x.env", "-v", "run", "--", "env"], ["run", "-s", "x.env", "-v", "--", "env"]),
+        (["--pristine", "compose", "--", "ps"], ["compose", "--pristine", "--", "ps"]),
+        (["-s", "up", "app"], ["up", "-s", "up", "app"]),  # a secrets file named up
+        (["-v", "app"], ["up", "-v", "app"]),
+        (["app", "-v"], ["up", "app", "-v"]),
         (["--help"], ["--help"]),
         (["--version"], ["--version"]),
         ([], []),

@@ -87,9 +87,19 @@ def test_value_from_a_pipe(pipe: tuple[BinaryIO, BinaryIO], data: bytes, expecte
     assert read_value("K", stdin=piped(pipe, data), terminal=None) == expected
 
 
+@pytest.mark.parametrize("data", [b"", b"\n", b"\r\n"])
+def test_an_empty_pipe_is_an_empty_value(pipe: tuple[BinaryIO, BinaryIO], data: bytes) -> None:
+    assert read_value("K", stdin=piped(pipe, data), terminal=None) == ""
+
+
+def test_an_empty_dev_null_is_no_value() -> None:
+    with open(os.devnull, "rb") as null, pytest.raises(MissingValueError, match="/dev/null"):
+        read_value("K", stdin=null, terminal=None)
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
-    [(b"", "empty"), (b"\n", "empty"), (b"\xffs3cret-\xfe", "not UTF-8")],
+    [(b"\xffs3cret-\xfe", "not UTF-8"), (b"s3cret\0tail", "NUL")],
 )
 def test_unusable_piped_values_are_refused_without_showing_them(
     pipe: tuple[BinaryIO, BinaryIO], data: bytes, message: str
@@ -196,3 +206,17 @@ def test_differing_entries_are_asked_again() -> None:
 def test_three_failed_attempts_give_up() -> None:
     shown = _typed(["a", "b", "c", "d", "e", "f"])
     assert b"ERROR no value for DBPASS" in shown
+
+
+def test_an_empty_entry_is_confirmed_on_the_terminal() -> None:
+    session = PromptSession()
+    session.wait_for_prompts(1)
+    session.type("")
+    deadline = time.monotonic() + 20
+    while b"[y/N]" not in session.shown:
+        assert time.monotonic() < deadline, session.shown
+        session._read(0.2)
+    session.type("y")
+    shown = session.finish()
+    assert b"Set DBPASS to an empty value?" in shown
+    assert b"RESULT " + hashlib.sha256(b"").hexdigest().encode() in shown

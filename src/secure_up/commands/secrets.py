@@ -139,6 +139,7 @@ def set_value(
         raise UsageError("--show only prints a generated value", "add --generate, or drop --show")
     file_type = file_type_for(path, input_type)
     key_path = parse_key(key, file_type)
+    _refuse_control_characters(key_path)
     value = read_value(
         key,
         stdin=console.stdin,
@@ -193,6 +194,19 @@ def unset_value(
             remove(document, key_path, key, path)
         atomic_write(_real(path), decrypted.encrypt())
     console.note(f"{path}: removed {key}")
+
+
+def _refuse_control_characters(key_path: KeyPath) -> None:
+    """A key ``run`` could not hand on (a newline, a NUL) is refused before anything is read."""
+    for component in key_path:
+        if isinstance(component, str) and any(
+            ord(char) < 0x20 or ord(char) == 0x7F for char in component
+        ):
+            raise UsageError(
+                "the key contains a line break, a NUL or another control character; keys "
+                "become environment variable names, which must be printable",
+                "name the key with letters, digits and underscores, e.g. DB_PASSWORD",
+            )
 
 
 def _first_document(decrypted: DecryptedFile, path: Path) -> tree.Branch:

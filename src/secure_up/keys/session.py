@@ -59,9 +59,15 @@ def gpg_session(environ: Mapping[str, str], *, interactive: bool) -> Iterator[Gn
     key_data = _key_from(environ)
     passphrase = _passphrase_from(environ)
     if key_data is None:
-        yield GnuPG(
-            _gpg_environ(environ, interactive), passphrase=passphrase, interactive=interactive
-        )
+        gpg_environ = _gpg_environ(environ, interactive)
+        if passphrase is None:
+            yield GnuPG(gpg_environ, interactive=interactive)
+            return
+        # The user's agent outlives us: it must not keep the key unlocked by the variable.
+        from secure_up.keys.passphrase_cache import passphrases_forgotten_afterwards
+
+        with passphrases_forgotten_afterwards(gpg_environ):
+            yield GnuPG(gpg_environ, passphrase=passphrase, interactive=interactive)
         return
     from secure_up.signals import unwind_on_signals
 
