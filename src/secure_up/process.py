@@ -179,19 +179,19 @@ GITHUB_MASK_VARIABLE = "SECURE_UP_GITHUB_MASK"
 
 
 def announce_to_github_actions(
-    base: Mapping[str, str], secrets: SecretValues, *, out: int = 2
+    base: Mapping[str, str], secrets: SecretValues, *, opted_in: bool, out: int = 2
 ) -> bool:
     """Register the values with GitHub's log masker (``::add-mask::``), when it is safe.
 
     This is the one place a value is ever printed, in GitHub's own protocol, so
-    the runner hides it in the job log. Only when asked
-    (``SECURE_UP_GITHUB_MASK=1`` and ``GITHUB_ACTIONS=true`` in ``base``), and
+    the runner hides it in the job log. Only when asked (``opted_in``: the user
+    set ``SECURE_UP_GITHUB_MASK=1``) under ``GITHUB_ACTIONS=true`` (in ``base``), and
     only onto ``out`` (our stderr: the runner reads workflow commands there too,
     and ``V=$(...)`` or ``> build.log`` capture stdout) when it is a pipe or a
     socket, as the runner's is: never a regular file, a terminal or anything
     else someone may keep. Returns whether it printed.
     """
-    if base.get("GITHUB_ACTIONS") != "true" or base.get(GITHUB_MASK_VARIABLE) != "1":
+    if base.get("GITHUB_ACTIONS") != "true" or not opted_in:
         return False
     try:
         mode = os.fstat(out).st_mode
@@ -216,14 +216,17 @@ def launch(
     *,
     pristine: bool,
     mask: bool,
+    github_mask: bool = False,
 ) -> int:
     """Run ``argv`` with ``secrets`` in its environment: the one call the CLI makes.
+
+    ``github_mask``: the user asked for ``::add-mask::`` (see :func:`announce_to_github_actions`).
 
     Execs the child (never returns) unless ``mask`` asks for masking and some
     value is long enough to mask; then runs it and returns its exit status.
     """
     env = child_environment(base, secrets, pristine=pristine)
-    announce_to_github_actions(base, secrets)
+    announce_to_github_actions(base, secrets, opted_in=github_mask)
     masker = Masker(secrets.values()) if mask else None
     if masker is None or not masker.active:
         exec_child(argv, env)

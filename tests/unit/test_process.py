@@ -45,7 +45,8 @@ secrets = SecretValues(config["secrets"])
 env = process.child_environment(config["base"], secrets, pristine=config["pristine"])
 if config["call"] == "launch":
     sys.exit(process.launch(config["argv"], config["base"], secrets,
-                            pristine=config["pristine"], mask=config["mask"]))
+                            pristine=config["pristine"], mask=config["mask"],
+                            github_mask=config.get("github_mask", False)))
 if config["call"] == "exec":
     process.exec_child(config["argv"], env)
 masker = Masker(secrets.values()) if config["mask"] else None
@@ -268,19 +269,22 @@ def test_add_mask_is_opt_in_and_goes_to_stderr_never_to_stdout() -> None:
     assert default.returncode == 0, default.stderr
     assert default.stdout == b"value: *****\n"
     assert SECRET.encode() not in default.stdout + default.stderr
-    opted_in = run_driver(argv, call="launch", base={**base, "SECURE_UP_GITHUB_MASK": "1"})
+    opted_in = run_driver(argv, call="launch", base=base, github_mask=True)
     assert opted_in.stdout == b"value: *****\n"  # what `V=$(...)` or `> build.log` keeps
     assert opted_in.stderr.decode().splitlines() == [f"::add-mask::{SECRET}"]  # a pipe here
 
 
 def test_add_mask_is_never_written_to_a_regular_file(tmp_path: Path) -> None:
-    base = {"GITHUB_ACTIONS": "true", "SECURE_UP_GITHUB_MASK": "1"}
+    base = {"GITHUB_ACTIONS": "true"}
     with (tmp_path / "err.log").open("wb") as log:
-        assert not process.announce_to_github_actions(base, SECRETS, out=log.fileno())
+        assert not process.announce_to_github_actions(
+            base, SECRETS, opted_in=True, out=log.fileno()
+        )
     assert SECRET.encode() not in (tmp_path / "err.log").read_bytes()
     read_end, write_end = os.pipe()
     try:
-        assert process.announce_to_github_actions(base, SECRETS, out=write_end)
+        assert not process.announce_to_github_actions(base, SECRETS, opted_in=False, out=write_end)
+        assert process.announce_to_github_actions(base, SECRETS, opted_in=True, out=write_end)
         assert os.read(read_end, 4096) == f"::add-mask::{SECRET}\n".encode()
     finally:
         os.close(read_end)
