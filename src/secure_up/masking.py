@@ -4,89 +4,77 @@ Pure (bytes in, bytes out, no I/O), so :mod:`secure_up.process` can wire it to
 pipes or a pty and the tests can feed it any split of any output.
 
 What is masked
-    Every *form* of a value at least ``min_length`` bytes long (UTF-8):
+    Every *form* of a value whose bytes are at least ``min_length`` long:
 
-    - the exact bytes of the value;
-    - the value as a JSON string body, as Python writes it (with and without
-      ``ensure_ascii``) and as Go writes it (``<``, ``>``, ``&`` as ``\\u003c``...),
-      because ``docker compose config --format json`` and JSON loggers print it so;
+    - the exact bytes (UTF-8) of the value;
+    - JSON string bodies, as Python writes them (with and without ``ensure_ascii``)
+      and as Go writes them (``<``, ``>``, ``&`` as ``\\u003c``...): JSON loggers,
+      ``docker compose config --format json``;
+    - ``$`` doubled to ``$$`` (``docker compose config``);
+    - shell quoting as ``bash -x`` prints it (``'\\''`` for a quote, ``$'...'``
+      for control characters);
+    - percent-encoding (upper- and lower-case hex, ``+`` or ``%20`` for a space,
+      with and without ``/`` kept) as URLs carry it;
+    - base64 (standard and URL-safe alphabets) at each of the three byte offsets
+      a value may have inside a longer base64 stream (``Authorization: Basic``
+      holds ``user:password``), as GitHub's runner masks it;
+    - HTML/XML escapes (``&amp;``, ``&lt;``, ``&quot;``, ``&#x27;``, ``&#39;``, ``&apos;``);
     - for a multi-line value, the value with ``\\r\\n`` line ends (a pty turns
-      ``\\n`` into ``\\r\\n``) and each of its lines on its own (YAML block scalars
-      and log prefixes such as ``web-1  | `` split a value into lines). GitHub
-      Actions masks multi-line secrets line by line for the same reason.
+      ``\\n`` into ``\\r\\n``) and each of its lines on its own (YAML block
+      scalars and log prefixes such as ``web-1  | `` split a value into lines).
 
-    Not masked: base64, URL-encoding or any other transformation, and values
-    (or lines) shorter than ``min_length``: too short to mask without turning
-    ordinary words into stars.
+    Not masked: values (or lines, or encoded forms) shorter than ``min_length``:
+    too short to mask without turning ordinary words into stars.
 
 How occurrences are replaced
     The union of all occurrences is masked: overlapping occurrences (of one value
     or of several) become a single replacement, so no piece of either survives.
-    Plain leftmost-longest replacement would print ``*****ef`` for ``abcdef``
-    when both ``abcd`` and ``cdef`` are secrets; we print ``*****``. Occurrences
-    that merely touch stay two replacements. Forms longer than 64 bytes are
-    masked as overlapping 64-byte pieces: a full occurrence still merges into one
-    replacement, any 64-byte stretch of the value is masked too, and no more
-    than 63 bytes are ever held back.
+    Occurrences that merely touch stay two replacements.
+
+Long forms
+    A form longer than 64 bytes is looked for by 64-byte *pieces* of it (every
+    64th byte, at most 256 pieces, so a 4 MB value costs 16 KiB of automaton).
+    A piece found is masked, and the mask grows over the rest of the form, back
+    and forth, as far as the output goes on matching it (compared block by block
+    with ``bytes.startswith``, so at memcmp speed), also across reads. A whole
+    occurrence is one replacement; a truncated one is masked as far as it goes.
 
 Streaming
-    Output is withheld only while it may be the start of a form: after each
-    chunk we emit everything except the longest tail that is a proper prefix of
-    some form. ``flush()`` releases (masked) whatever is left at the end.
+    Output is withheld only while it may be the start of a piece or form: at most
+    63 bytes. ``release()`` prints them (masked) when the child has gone quiet,
+    ``flush()`` at the end of the stream.
 
 Speed
-    One regex alternation of all forms runs at ~10-15 MB/s in CPython, 100
-    ``bytes.find`` calls at ~40 MB/s. Instead each form gets an *anchor*: one of
-    its bytes, chosen so that few anchors cover all forms and anchors are rare
-    in typical output. A chunk is searched per anchor with ``bytes.find``
-    (memchr) while its occurrences are few, else with one regex of the form
-    tails that start with it (sre's fast literal-prefix scan); a stream remembers
-    which anchors are common in its output. That regex also checks, by
-    lookbehind, that a whole form ends where the tail does, so a hit is nearly
-    always a real occurrence, confirmed with ``bytes.startswith``.
-    ``bench/bench_masking.py`` measures it with 100 mixed values (two cores
-    shared): ~240 MB/s on output without secrets, ~205 MB/s with one every
-    ~4 KiB. Short lowercase words cost the most: they need anchors on common
-    letters, each a scan of the chunk.
+    One Aho-Corasick automaton of all pieces (``ahocorasick-rs``, a DFA in Rust)
+    finds every occurrence in one pass over a buffer, in time linear in its
+    length plus the occurrences; building it is linear in the pieces' total
+    length. ``bench/bench_masking.py`` measures it.
 """
 
 from __future__ import annotations
 
-import copy
+import base64
+import html
 import json
-import re
 from collections.abc import Iterable
-from typing import TypeAlias
+from urllib.parse import quote, quote_plus
 
-#: Shorter values (and lines) are not masked: too short to tell from ordinary words.
+from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
+
+#: Shorter values (and lines, and encoded forms) are not masked: too short to
+#: tell from ordinary words.
 MIN_LENGTH = 4
 
-#: Forms longer than this are masked as overlapping pieces of this length.
+#: Forms longer than this are looked for by pieces of this length.
 _PIECE = 64
+#: A long form is looked for by at most this many pieces (spread evenly over it).
+_MAX_PIECES = 256
+#: Up to this many bytes of pieces, the automaton is a DFA (fastest, ~1 KiB of
+#: table per piece byte at worst); beyond, the library's compact NFA.
+_DFA_LIMIT = 1 << 18
 
-#: A trie of byte strings: byte -> subtree; the key -1 marks the end of a string.
-_Trie: TypeAlias = "dict[int, _Trie]"
-
-#: A form as its anchor finds it: (bytes before its anchor, the whole form).
-_Form: TypeAlias = tuple[int, bytes]
-
-#: An anchor has at least this many bytes from it to the end of its pattern, so that
-#: sre rejects most chance occurrences of the anchor at the byte after it. 2 leaves
-#: the cover the most freedom (measured: 1 and 3 or 4 pick slower anchor sets).
-_MIN_TAIL = 2
-
-#: The anchor choice weighs costs in units of one sre scan of a chunk (it steers
-#: speed, never the result). Per unit of an anchor's frequency in the output:
-#: occurrences found one by one with ``bytes.find`` (memchr) cost this much...
-_FIND_COST = 1400.0
-#: ...and occurrences met inside an sre scan this much (a branch into the tails).
-_BRANCH_COST = 130.0
-#: An anchor met more often than this in a buffer is common: sre's scan (~20 us for
-#: 64 KiB) finds its tails faster than ``bytes.find`` and a check each (~0.3 us).
-_SPARSE_HITS = 64
-#: A stream scans for the anchors common in its last buffer with sre straight away,
-#: and counts them again every this many buffers: output changes character.
-_RECOUNT_EVERY = 16
+#: Where a long form continues from a piece: (the whole form, offset of the piece in it).
+_Extension = tuple[bytes, int]
 
 
 class Masker:
@@ -94,54 +82,79 @@ class Masker:
 
     Feed the child's output through :meth:`feed` and call :meth:`flush` at the
     end; the concatenated results equal masking the whole output at once,
-    however it was split. One instance per output stream.
+    however it was split. One instance per output stream (see :meth:`fresh`).
     """
 
     __slots__ = (
-        "_anchors",
-        "_buffers_seen",
-        "_common",
+        "_automaton",
+        "_extending",
+        "_extensions",
         "_max_len",
         "_open_until",
         "_pending",
-        "_proper_prefixes",
+        "_position",
+        "_prefixes",
         "_replacement",
     )
 
     def __init__(
         self, values: Iterable[str], replacement: bytes = b"*****", min_length: int = MIN_LENGTH
     ) -> None:
-        patterns = _patterns(values, min_length)
+        pieces: dict[bytes, list[_Extension]] = {}
+        for form in _patterns(values, min_length):
+            if len(form) <= _PIECE:
+                pieces.setdefault(form, [])
+                continue
+            for offset in _piece_offsets(len(form)):
+                pieces.setdefault(form[offset : offset + _PIECE], []).append((form, offset))
+        keys = list(pieces)
         self._replacement = replacement
-        self._max_len = max(map(len, patterns), default=0)
-        self._proper_prefixes = frozenset(p[:n] for p in patterns for n in range(1, len(p)))
-        self._anchors = [
-            _Anchor.covering(anchor, covered)
-            for anchor, covered in _choose_anchors(patterns).items()
-        ]
+        self._extensions = [tuple(pieces[key]) for key in keys]
+        self._max_len = max(map(len, keys), default=0)
+        # A tail of the output that is one of these may still grow into a piece.
+        self._prefixes = frozenset(key[:n] for key in keys for n in range(1, len(key)))
+        total = sum(map(len, keys))
+        self._automaton = (
+            BytesAhoCorasick(
+                keys,
+                matchkind=MatchKind.Standard,
+                implementation=Implementation.DFA if total <= _DFA_LIMIT else None,
+            )
+            if keys
+            else None
+        )
         self._start_stream()
 
     def __repr__(self) -> str:
-        return f"Masker(anchors={len(self._anchors)}, values=<hidden>)"
+        return f"Masker(pieces={len(self._extensions)}, values=<hidden>)"
 
     @property
     def active(self) -> bool:
         """False when no value was long enough to mask: the output passes untouched."""
-        return self._max_len > 0
+        return self._automaton is not None
+
+    @property
+    def holding(self) -> bool:
+        """Whether bytes are held back, waiting to see if they start a value."""
+        return len(self._pending) > self._open_until
 
     def fresh(self) -> Masker:
-        """A masker for another stream: same values, nothing pending, regexes shared."""
-        twin = copy.copy(self)
+        """A masker for another stream: same values and automaton, nothing pending."""
+        twin = Masker.__new__(Masker)
+        for name in ("_automaton", "_extensions", "_max_len", "_prefixes", "_replacement"):
+            setattr(twin, name, getattr(self, name))
         twin._start_stream()
         return twin
 
     def _start_stream(self) -> None:
         self._pending = b""
+        #: Stream offset of ``_pending[0]``.
+        self._position = 0
         #: How many leading bytes of ``_pending`` lie inside a replacement already printed.
         self._open_until = 0
-        #: Which anchors were common in the last buffer (steers speed, never the result).
-        self._common = [False] * len(self._anchors)
-        self._buffers_seen = 0
+        #: Long forms matched up to the end of the output so far: (form, stream offset
+        #: where it starts, stream offset it is matched up to).
+        self._extending: list[tuple[bytes, int, int]] = []
 
     def feed(self, chunk: bytes) -> bytes:
         """Masked output for ``chunk``, less a tail that may be the start of a form."""
@@ -150,236 +163,193 @@ class Masker:
         self._pending += chunk
         return self._advance(final=False)
 
-    def flush(self) -> bytes:
-        """Everything still held back, masked: call once when the stream ends."""
-        if not self.active:
+    def release(self) -> bytes:
+        """Everything held back, masked, as if the output ended here; the stream goes on.
+
+        For a child that has gone quiet after a prompt or a progress bar: its
+        partial line is printed now rather than when more output comes.
+        """
+        if not self.active or not self._pending:
             return b""
         return self._advance(final=True)
 
+    def flush(self) -> bytes:
+        """Everything still held back, masked: call once when the stream ends."""
+        out = self.release()
+        self._extending = []
+        return out
+
     def _advance(self, *, final: bool) -> bytes:
         buffer = self._pending
+        base = self._position
+        spans, extending = self._spans(buffer, base)
         decided = len(buffer) if final else self._undecided_from(buffer)
         out: list[bytes] = []
         span_end = self._open_until  # bytes before it are inside a printed replacement
-        for start, end in self._occurrences(buffer, decided):
+        for start, end in sorted(spans):
+            if start >= decided:
+                break  # found again, whole, with the next chunk
             if start >= span_end:
                 out.extend((buffer[span_end:start], self._replacement))
             span_end = max(span_end, end)
         if span_end < decided:
             out.append(buffer[span_end:decided])
         self._pending = buffer[decided:]
+        self._position = base + decided
         self._open_until = max(0, span_end - decided)
+        self._extending = [item for item in extending if item[1] < base + decided]
         return b"".join(out)
 
+    def _spans(
+        self, buffer: bytes, base: int
+    ) -> tuple[list[tuple[int, int]], list[tuple[bytes, int, int]]]:
+        """(start, end) in ``buffer`` of every occurrence, and the long forms still open."""
+        assert self._automaton is not None  # noqa: S101 -- only called when active
+        spans: list[tuple[int, int]] = []
+        extending: list[tuple[bytes, int, int]] = []
+        seen: set[tuple[bytes, int]] = set()
+        size = len(buffer)
+        for form, form_start, matched_to in self._extending:
+            at = matched_to - base  # where it goes on in this buffer
+            end = at + _common_prefix(buffer, at, form, matched_to - form_start)
+            seen.add((form, form_start))
+            spans.append((0, end))
+            if end == size and end + base - form_start < len(form):
+                extending.append((form, form_start, end + base))
+        for index, start, end in self._automaton.find_matches_as_indexes(buffer, overlapping=True):
+            spans.append((start, end))
+            for form, offset in self._extensions[index]:
+                form_start = base + start - offset
+                if (form, form_start) in seen:
+                    continue
+                seen.add((form, form_start))
+                low = start - _common_suffix(buffer, start, form, offset)
+                high = end + _common_prefix(buffer, end, form, offset + _PIECE)
+                spans.append((low, high))
+                if high == size and high - start + offset < len(form):
+                    extending.append((form, form_start, base + high))
+        return spans, extending
+
     def _undecided_from(self, buffer: bytes) -> int:
-        """Start of the longest tail that could still grow into a form (else the end)."""
+        """Start of the longest tail that could still grow into a piece (else the end)."""
         for position in range(max(0, len(buffer) - self._max_len + 1), len(buffer)):
-            if buffer[position:] in self._proper_prefixes:
+            if buffer[position:] in self._prefixes:
                 return position
         return len(buffer)
 
-    def _occurrences(self, buffer: bytes, limit: int) -> list[tuple[int, int]]:
-        """(start, end) of every occurrence of a form starting before ``limit``, sorted.
 
-        Every occurrence holds its anchor with its tail after it, so checking the
-        forms a tail hit names finds them all.
-        """
-        self._buffers_seen += 1
-        if self._buffers_seen % _RECOUNT_EVERY == 0:
-            self._common = [False] * len(self._anchors)
-        found: set[tuple[int, int]] = set()
-        for index, anchor in enumerate(self._anchors):
-            occurrences, self._common[index] = anchor.occurrences(buffer, self._common[index])
-            found.update(occurrence for occurrence in occurrences if occurrence[0] < limit)
-        return sorted(found)
+def _common_prefix(buffer: bytes, at: int, form: bytes, offset: int) -> int:
+    """How many bytes of ``buffer`` from ``at`` equal ``form`` from ``offset``.
 
-
-class _Anchor:
-    """One anchor byte and the forms it covers: how to find them in a buffer.
-
-    Each form is split at its first anchor byte into a head and a tail. The
-    tails regex matches, at an anchor, the longest tail after which a whole
-    form ends (a lookbehind checks the head), so chance tails cost no Python.
-    A hit names the forms that may be there: those whose tail begins the one
-    matched; ``bytes.startswith`` tells which are, without any search around.
+    Compared in blocks (a memcmp each), then bytes in the block that differs:
+    linear, and no Python step per byte.
     """
+    limit = min(len(buffer) - at, len(form) - offset)
+    length = 0
+    for block in (4096, 64, 1):
+        while length + block <= limit and buffer.startswith(
+            form[offset + length : offset + length + block], at + length
+        ):
+            length += block
+    return length
 
-    __slots__ = ("_byte", "_forms_by_tail", "_tails")
 
-    def __init__(
-        self, byte: bytes, tails: re.Pattern[bytes], forms_by_tail: dict[bytes, list[_Form]]
-    ) -> None:
-        self._byte = byte
-        self._tails = tails
-        self._forms_by_tail = forms_by_tail
+def _common_suffix(buffer: bytes, end: int, form: bytes, offset: int) -> int:
+    """How many bytes of ``buffer`` before ``end`` equal ``form`` before ``offset``."""
+    limit = min(end, offset)
+    length = 0
+    for block in (4096, 64, 1):
+        while length + block <= limit and buffer.endswith(
+            form[offset - length - block : offset - length], 0, end - length
+        ):
+            length += block
+    return length
 
-    @classmethod
-    def covering(cls, anchor: int, patterns: Iterable[bytes]) -> _Anchor:
-        """The anchor ``anchor`` for ``patterns``, each anchored at its first ``anchor`` byte."""
-        by_tail: dict[bytes, list[_Form]] = {}
-        for pattern in patterns:
-            head = pattern.index(anchor)
-            by_tail.setdefault(pattern[head:], []).append((head, pattern))
-        forms_by_tail = {  # a hit of ``tail`` is also one of each tail that begins it
-            tail: [form for end in range(1, len(tail) + 1) for form in by_tail.get(tail[:end], ())]
-            for tail in by_tail
-        }
-        return cls(bytes([anchor]), re.compile(_tails_regex(by_tail)), forms_by_tail)
 
-    def occurrences(self, buffer: bytes, common: bool) -> tuple[list[tuple[int, int]], bool]:
-        """(start, end) of each form this anchor covers, wherever it occurs in ``buffer``.
-
-        Also whether the anchor is common in ``buffer``: pass that in for the next one.
-        """
-        found = []
-        hits, common = self._tail_hits(buffer, common)
-        for hit in hits:
-            anchor_at = hit.start()
-            for head, pattern in self._forms_by_tail[hit.group()]:
-                start = anchor_at - head
-                if start >= 0 and buffer.startswith(pattern, start):
-                    found.append((start, start + len(pattern)))
-        return found, common
-
-    def _tail_hits(self, buffer: bytes, common: bool) -> tuple[list[re.Match[bytes]], bool]:
-        """A hit of the tails regex at every position where it matches, found the cheapest way.
-
-        A rare anchor is found with ``bytes.find`` (memchr, ~100x faster than sre's
-        scan) and each occurrence checked on its own; a common one (or one that
-        proves common) is left to sre's scan. Hits may overlap: a form's anchor
-        may lie inside another form's tail.
-        """
-        hits: list[re.Match[bytes]] = []
-        position = buffer.find(self._byte)
-        if not common:
-            for _ in range(_SPARSE_HITS):
-                if position < 0:
-                    return hits, False
-                if hit := self._tails.match(buffer, position):
-                    hits.append(hit)
-                position = buffer.find(self._byte, position + 1)
-        if position < 0:
-            return hits, False
-        while hit := self._tails.search(buffer, position):
-            hits.append(hit)
-            position = hit.start() + 1
-        return hits, True
+def _piece_offsets(length: int) -> list[int]:
+    """Where the pieces of a form of ``length`` bytes start: the first, every 64th, the last."""
+    stride = max(_PIECE, -(-(length - _PIECE) // (_MAX_PIECES - 1)))
+    return sorted({*range(0, length - _PIECE, stride), length - _PIECE})
 
 
 def _patterns(values: Iterable[str], min_length: int) -> set[bytes]:
-    """The byte strings to mask for ``values``: every form, long ones cut in pieces."""
+    """Every form of every value, as bytes, of at least ``min_length`` bytes."""
     found: set[bytes] = set()
     for value in values:
+        if len(value.encode("utf-8", "surrogateescape")) < min_length:
+            continue  # nor any of its forms: a short value is short in any encoding
         for form in _forms(value):
-            encoded = form.encode("utf-8", "surrogateescape")
-            if len(encoded) >= max(1, min_length):
-                found.update(_pieces(encoded))
+            if len(form) >= max(1, min_length):
+                found.add(form)
     return found
 
 
-def _forms(value: str) -> set[str]:
-    """How a value may look in output: exact, JSON-escaped, with CRLF, line by line."""
+def _forms(value: str) -> set[bytes]:
+    """How a value may look in output (see the module docstring)."""
+    texts = {value, *_text_encodings(value)}
+    if "\n" in value:
+        texts.add(value.replace("\r\n", "\n").replace("\n", "\r\n"))
+        texts.update(value_lines(value))
+    forms = {text.encode("utf-8", "surrogateescape") for text in texts}
+    forms.update(_base64_forms(value.encode("utf-8", "surrogateescape")))
+    return forms
+
+
+def _text_encodings(value: str) -> list[str]:
     body = json.dumps(value, ensure_ascii=False)[1:-1]
     go_body = body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    forms = {value, body, go_body, json.dumps(value)[1:-1]}
-    if "\n" in value:
-        forms.add(value.replace("\r\n", "\n").replace("\n", "\r\n"))
-        forms.update(value_lines(value))
+    escaped = html.escape(value)  # & < > " and ' as &#x27;
+    raw = value.encode("utf-8", "surrogateescape")
+    encodings = [
+        body,
+        go_body,
+        json.dumps(value)[1:-1],
+        value.replace("$", "$$"),  # docker compose config
+        value.replace("'", "'\\''"),  # bash -x: 'it'\''s'
+        escaped,
+        html.escape(value, quote=False),
+        escaped.replace("&#x27;", "&#39;"),
+        escaped.replace("&#x27;", "&apos;"),
+        quote(raw, safe=""),
+        quote(raw),  # keeps "/"
+        quote_plus(raw, safe=""),
+    ]
+    encodings += [_lower_hex(text) for text in encodings[-3:]]
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        encodings.append(_bash_ansi_c(value))
+    return encodings
+
+
+def _lower_hex(url_encoded: str) -> str:
+    """Percent-encoding with lower-case hex digits, as some clients write it."""
+    parts = url_encoded.split("%")
+    return parts[0] + "".join("%" + part[:2].lower() + part[2:] for part in parts[1:])
+
+
+def _bash_ansi_c(value: str) -> str:
+    """The body of bash's ``$'...'`` quoting, which ``bash -x`` uses for control characters."""
+    named = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\E"}
+    return "".join(
+        named.get(char) or (f"\\{ord(char):03o}" if ord(char) < 32 or ord(char) == 127 else char)
+        for char in value
+    )
+
+
+def _base64_forms(raw: bytes) -> set[bytes]:
+    """The base64 characters that encode only ``raw``, at each offset modulo 3 in a stream."""
+    forms: set[bytes] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + raw)
+        first = -(-offset * 8 // 6)  # first character made of raw's bits only
+        last = (offset + len(raw)) * 8 // 6  # past the last one
+        form = encoded[first:last]
+        forms.update((form, form.translate(_URLSAFE)))
     return forms
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def value_lines(value: str) -> list[str]:
     """The lines of a value as a line-based log shows them: split at "\n", less any "\r"."""
     return [line.rstrip("\r") for line in value.split("\n")]
-
-
-def _pieces(form: bytes) -> list[bytes]:
-    """``form`` itself, or overlapping ``_PIECE``-byte pieces covering it end to end."""
-    if len(form) <= _PIECE:
-        return [form]
-    starts = [*range(0, len(form) - _PIECE, _PIECE // 2), len(form) - _PIECE]
-    return [form[start : start + _PIECE] for start in starts]
-
-
-def _tails_regex(forms_by_tail: dict[bytes, list[_Form]]) -> bytes:
-    """A regex for the tails of one anchor: the longest whose form is there whole.
-
-    The tails are factored into a trie, which keeps each step of sre's matching
-    to one byte comparison per branch instead of one per tail. Where a tail ends,
-    a lookbehind asserts that the whole form ends there, so a tail met by chance
-    is rejected inside sre instead of costing a Python step.
-    """
-    root: _Trie = {}
-    for tail in forms_by_tail:
-        node = root
-        for byte in tail:
-            node = node.setdefault(byte, {})
-        node[-1] = {}
-    return _node_regex(root, b"", forms_by_tail)
-
-
-def _node_regex(node: _Trie, path: bytes, forms_by_tail: dict[bytes, list[_Form]]) -> bytes:
-    """The regex for the rest of the tails below ``node``, reached by the bytes ``path``."""
-    alternatives = [
-        re.escape(bytes([byte])) + _node_regex(child, path + bytes([byte]), forms_by_tail)
-        for byte, child in sorted(node.items())
-        if byte >= 0
-    ]
-    if -1 in node:  # longer tails first: they are tried before this one ends
-        alternatives += _end_regexes(forms_by_tail[path])
-    if len(alternatives) == 1:
-        return alternatives[0]
-    return b"(?:" + b"|".join(alternatives) + b")"
-
-
-def _end_regexes(forms: list[_Form]) -> list[bytes]:
-    """Ways a tail may end: freely if a form starts at its anchor, else after a whole form."""
-    if any(head == 0 for head, _ in forms):
-        return [b""]
-    return [b"(?<=" + re.escape(pattern) + b")" for _, pattern in forms]
-
-
-def _choose_anchors(patterns: Iterable[bytes]) -> dict[int, list[bytes]]:
-    """Anchor byte -> the patterns it covers.
-
-    A greedy weighted set cover: each round takes the byte that covers the most
-    uncovered patterns per unit of :func:`_anchor_cost`.
-    A pattern's anchor is the first occurrence of the byte, early enough in the
-    pattern to leave a tail of ``_MIN_TAIL`` bytes.
-    """
-    uncovered = set(patterns)
-    anchors: dict[int, list[bytes]] = {}
-    while uncovered:
-        containing: dict[int, list[bytes]] = {}
-        for pattern in uncovered:
-            for byte in set(pattern[: len(pattern) - _MIN_TAIL + 1] or pattern[:1]):
-                containing.setdefault(byte, []).append(pattern)
-        anchor = max(
-            containing,
-            key=lambda b: (len(containing[b]) / _anchor_cost(b), -b),
-        )
-        anchors[anchor] = containing[anchor]
-        uncovered.difference_update(containing[anchor])
-    return anchors
-
-
-def _anchor_cost(byte: int) -> float:
-    """Expected cost of finding ``byte``'s tails in a chunk: the cheaper of the two ways."""
-    frequency = _typical_frequency(byte)
-    return min(_FIND_COST * frequency, 1.0 + _BRANCH_COST * frequency)
-
-
-_FREQUENT = frozenset(b" \netaoinsr")
-_COMMON = frozenset(b"bcdfghjklmpquvwxyz0123456789.,:;-_/=\"'")
-_OCCASIONAL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ()[]{}<>|+#@*!?&%$~^`\\\t")
-
-
-def _typical_frequency(byte: int) -> float:
-    """Rough share of ``byte`` in console output (logs, JSON, text). Steers speed only."""
-    if byte in _FREQUENT:
-        return 0.05
-    if byte in _COMMON:
-        return 0.015
-    if byte in _OCCASIONAL:
-        return 0.003
-    return 0.0002

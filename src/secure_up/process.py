@@ -17,8 +17,9 @@ Two ways to run the child:
   Signals are relayed (see :data:`FORWARDED_SIGNALS` and :func:`run_child`) and
   the exit status is the child's, ``128 + N`` when signal N killed it.
 
-Under GitHub Actions, :func:`announce_to_github_actions` registers each value
-with the runner's log masker first.
+Under GitHub Actions, and only when asked (``SECURE_UP_GITHUB_MASK=1``),
+:func:`announce_to_github_actions` registers each value with the runner's log
+masker first, on stderr, and only when stderr is a pipe (never a file).
 
 Two helpers run programs that see no secret at all: :func:`run_editor` (the
 user's editor on a plaintext file, for ``edit``) and :func:`capture` (doctor's
@@ -29,9 +30,11 @@ own tool in ``keys/``.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import selectors
 import signal
+import stat
 import subprocess
 import sys
 import termios
@@ -91,6 +94,10 @@ _Handler = Callable[[int, FrameType | None], None]
 _READ_SIZE = 65536
 #: How often we look whether the child has exited while its output is open.
 _POLL_SECONDS = 0.25
+#: How long a child may stay quiet before the few bytes the masker holds back
+#: (a possible start of a value) are printed: a prompt or a progress bar shows
+#: without waiting for the next line.
+_IDLE_SECONDS = 0.1
 #: After the child exited, how long its output may stay silent before we stop
 #: reading (a grandchild it left behind may hold the pipe open forever).
 _LINGER_SECONDS = 1.0
@@ -168,18 +175,37 @@ def _github_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def announce_to_github_actions(
-    base: Mapping[str, str], secrets: SecretValues, *, out: int = 1
-) -> bool:
-    """Under GitHub Actions (``GITHUB_ACTIONS=true`` in ``base``), print ``::add-mask::`` lines.
+#: Opt-in for ``::add-mask::``: printing values is safe only where the runner reads them.
+GITHUB_MASK_VARIABLE = "SECURE_UP_GITHUB_MASK"
 
-    This is the one place a value is ever printed: to ``out`` (our stdout, which
-    the runner reads), in GitHub's own protocol, before the child can print it,
-    so the runner hides it in the job log. Returns whether it printed.
+
+def announce_to_github_actions(
+    base: Mapping[str, str], secrets: SecretValues, *, opted_in: bool, out: int = 2
+) -> bool:
+    """Register the values with GitHub's log masker (``::add-mask::``), when it is safe.
+
+    This is the one place a value is ever printed, in GitHub's own protocol, so
+    the runner hides it in the job log. Only when asked (``opted_in``: the user
+    set ``SECURE_UP_GITHUB_MASK=1``) under ``GITHUB_ACTIONS=true`` (in ``base``), and
+    only onto ``out`` (our stderr: the runner reads workflow commands there too,
+    and ``V=$(...)`` or ``> build.log`` capture stdout) when it is a pipe or a
+    socket, as the runner's is: never a regular file, a terminal or anything
+    else someone may keep. Returns whether it printed.
     """
-    if base.get("GITHUB_ACTIONS") != "true":
+    if base.get("GITHUB_ACTIONS") != "true" or not opted_in:
         return False
-    sys.stdout.flush()  # keep anything we printed before in order
+    try:
+        mode = os.fstat(out).st_mode
+    except OSError:
+        return False
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        print(
+            f"secure-up: {GITHUB_MASK_VARIABLE}=1 but stderr is not the runner's pipe; "
+            "values are not registered with ::add-mask::",
+            file=sys.stderr,
+        )
+        return False
+    sys.stderr.flush()  # keep anything we printed before in order
     _write_all(out, add_mask_commands(secrets.values()))
     return True
 
@@ -191,14 +217,17 @@ def launch(
     *,
     pristine: bool,
     mask: bool,
+    github_mask: bool = False,
 ) -> int:
     """Run ``argv`` with ``secrets`` in its environment: the one call the CLI makes.
+
+    ``github_mask``: the user asked for ``::add-mask::`` (see :func:`announce_to_github_actions`).
 
     Execs the child (never returns) unless ``mask`` asks for masking and some
     value is long enough to mask; then runs it and returns its exit status.
     """
     env = child_environment(base, secrets, pristine=pristine)
-    announce_to_github_actions(base, secrets)
+    announce_to_github_actions(base, secrets, opted_in=github_mask)
     masker = Masker(secrets.values()) if mask else None
     if masker is None or not masker.active:
         exec_child(argv, env)
@@ -222,7 +251,7 @@ def exec_child(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
         harden_process()
         for number, handler in previous.items():
             signal.signal(number, handler)
-        raise _start_error(argv[0], error) from None
+        raise _start_error(argv[0], error, env) from None
 
 
 def run_child(
@@ -250,7 +279,13 @@ def run_child(
     _require_argv(argv)
     outputs = [] if mask is None else [_Output.open(fd, mask.fresh()) for fd in (stdout, stderr)]
     child_fds = [output.child_fd for output in outputs] or [stdout, stderr]
-    on_terminal = _in_terminal_foreground()
+    # A masked child that needs no terminal for input gets a session of its own, so
+    # it cannot write past the masker through /dev/tty: its controlling terminal is
+    # its stdout pty when it has one, else it has none. A child reading the
+    # terminal (a password prompt, `exec -it`) keeps ours.
+    detach = mask is not None and not os.isatty(0 if stdin is None else stdin)
+    ctty = next((o.child_fd for o in outputs if o.is_pty), None) if detach else None
+    on_terminal = _in_terminal_foreground() and not detach
     with _relayed_signals(outputs, on_terminal=on_terminal) as relay:
         try:
             child = subprocess.Popen(  # noqa: S603 -- argv comes from the caller, never a shell
@@ -263,13 +298,14 @@ def run_child(
                 # sent to our group (`timeout`, a CI runner) reaches it once, through us;
                 # and it is told to stop if we die, even by SIGKILL. (preexec_fn is safe
                 # here: no other thread of ours runs once the gpg session is closed.)
-                process_group=None if on_terminal else 0,
-                preexec_fn=_before_exec(on_terminal),
+                process_group=None if on_terminal or detach else 0,
+                start_new_session=detach,
+                preexec_fn=_before_exec(on_terminal, ctty),
             )
         except OSError as error:
             for output in outputs:
                 output.close()
-            raise _start_error(argv[0], error) from None
+            raise _start_error(argv[0], error, env) from None
         finally:
             for output in outputs:
                 output.close_child_end()
@@ -355,8 +391,25 @@ def _require_argv(argv: Sequence[str]) -> None:
         raise ChildStartError("no command to run", fix="name the program after `--`")
 
 
-def _start_error(program: str, error: OSError) -> ChildStartError:
+#: Linux's limit on one environment string (``NAME=value``), MAX_ARG_STRLEN.
+_MAX_ENTRY_BYTES = 32 * 4096
+
+
+def _start_error(
+    program: str, error: OSError, env: Mapping[str, str] | None = None
+) -> ChildStartError:
     # Exit codes as a shell gives them: 127 not found, 126 found but not runnable.
+    if error.errno == errno.E2BIG:
+        failure = ChildStartError(
+            f"{program} could not be started: its environment and arguments are too large "
+            f"for the system (E2BIG){_largest_entries(env)}",
+            fix="keep large values out of the environment: mount them as files with a compose "
+            "`secrets:` entry, or leave the caller's environment behind with --pristine; "
+            f"Linux allows {_MAX_ENTRY_BYTES // 1024} KiB per variable and "
+            f"{os.sysconf('SC_ARG_MAX') // 1024} KiB in all",
+        )
+        failure.exit_code = ExitCode.COMMAND_NOT_EXECUTABLE
+        return failure
     if error.errno == errno.ENOENT:
         failure = ChildStartError(
             f"{program} was not found", fix=f"install {program}, or put it on PATH"
@@ -369,6 +422,20 @@ def _start_error(program: str, error: OSError) -> ChildStartError:
     )
     failure.exit_code = ExitCode.COMMAND_NOT_EXECUTABLE
     return failure
+
+
+def _largest_entries(env: Mapping[str, str] | None) -> str:
+    """Names (never values) of the variables too long for one environment string."""
+    if not env:
+        return ""
+    sizes = {
+        name: len(f"{name}={value}".encode("utf-8", "surrogateescape")) + 1
+        for name, value in env.items()
+    }
+    too_long = sorted(name for name, size in sizes.items() if size > _MAX_ENTRY_BYTES)
+    if too_long:
+        return f"; too long for one variable: {', '.join(too_long)}"
+    return f"; {sum(sizes.values()) // 1024} KiB of environment in all"
 
 
 class _Output:
@@ -412,6 +479,10 @@ class _Output:
             data = b""
         return bool(data) and _write_all(self.destination, self.masker.feed(data))
 
+    def release(self) -> bool:
+        """Print what the masker holds back after the child went quiet."""
+        return _write_all(self.destination, self.masker.release())
+
     def finish(self) -> None:
         """Print what the masker still holds and stop reading."""
         _write_all(self.destination, self.masker.flush())
@@ -435,7 +506,13 @@ def _copy_output(child: subprocess.Popen[bytes], outputs: list[_Output]) -> None
             selector.register(output.read_fd, selectors.EVENT_READ, output)
         while selector.get_map():
             exited = child.poll() is not None
-            events = selector.select(_LINGER_SECONDS if exited else _POLL_SECONDS)
+            holding = [key.data for key in selector.get_map().values() if key.data.masker.holding]
+            wait = _LINGER_SECONDS if exited else _POLL_SECONDS
+            events = selector.select(_IDLE_SECONDS if holding else wait)
+            if not events and holding:
+                for output in holding:
+                    output.release()
+                continue
             if exited and not events:
                 break
             for key, _ in events:
@@ -506,34 +583,36 @@ def _relayed_signals(outputs: list[_Output], *, on_terminal: bool) -> Iterator[_
             signal.signal(number, handler)
 
 
-def _before_exec(on_terminal: bool) -> Callable[[], None]:
-    """What the child runs before exec: the user's core limit; off a terminal, stop with us."""
-    stop_with_parent = None if on_terminal else _stop_with_parent()
+def _before_exec(on_terminal: bool, ctty: int | None) -> Callable[[], None]:
+    """What the child runs before exec: the user's core limit; off a terminal, take ``ctty``
+    as its terminal and get SIGTERM when we die.
 
-    def before_exec() -> None:
-        restore_core_limit()
-        if stop_with_parent is not None:
-            stop_with_parent()
+    ``ctty`` is the child's end of a pty of ours, open in the child too (its
+    stdout), in a session of its own (``start_new_session``). The death signal
+    is Linux only; elsewhere the relay still covers every way we end but SIGKILL.
+    """
+    prctl = None
+    if not on_terminal:
+        try:
+            import ctypes
 
-    return before_exec
-
-
-def _stop_with_parent() -> Callable[[], None] | None:
-    """What the child runs before exec so that it gets SIGTERM when we die (Linux only)."""
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None  # not Linux: the relay still covers every way we end but SIGKILL
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            prctl = None
     parent = os.getpid()
 
-    def set_parent_death_signal() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # we died before the call above took effect
-            os._exit(128 + signal.SIGTERM)
+    def prepare() -> None:
+        restore_core_limit()
+        if on_terminal:
+            return
+        if ctty is not None:
+            fcntl.ioctl(ctty, termios.TIOCSCTTY, 0)
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != parent:  # we died before the call above took effect
+                os._exit(128 + signal.SIGTERM)
 
-    return set_parent_death_signal
+    return prepare
 
 
 _PR_SET_PDEATHSIG = 1

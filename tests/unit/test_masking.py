@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import html
+import json
+import os
+from collections.abc import Iterable
 from itertools import pairwise
+from urllib.parse import quote, quote_plus
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +22,12 @@ def masked_in_chunks(masker: Masker, chunks: Iterable[bytes]) -> bytes:
     return b"".join([*(masker.feed(chunk) for chunk in chunks), masker.flush()])
 
 
-def split(data: bytes, cuts: Sequence[int]) -> list[bytes]:
+def _lower(url_encoded: str) -> str:
+    parts = url_encoded.split("%")
+    return parts[0] + "".join("%" + part[:2].lower() + part[2:] for part in parts[1:])
+
+
+def split(data: bytes, cuts: Iterable[int]) -> list[bytes]:
     bounds = [0, *sorted(cut % (len(data) + 1) for cut in cuts), len(data)]
     return [data[start:end] for start, end in pairwise(bounds)]
 
@@ -198,3 +208,115 @@ def test_an_inactive_masker_passes_chunks_through() -> None:
     masker = Masker([])
     assert masker.feed(b"anything") == b"anything"
     assert masker.flush() == b""
+
+
+# --- the forms a child prints by accident ------------------------------------------------------
+
+ODD = "p@ss w0rd/$HOME 'q' \"d\" <&> é+%"
+
+
+def _base64_at(raw: bytes, offset: int) -> bytes:
+    """What base64 of ``raw`` looks like inside a stream where it starts ``offset`` bytes in."""
+    import base64
+
+    encoded = base64.b64encode(b"u" * offset + raw + b"tail")
+    return encoded[-(-offset * 8 // 6) : (offset + len(raw)) * 8 // 6]
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        pytest.param(ODD.replace("$", "$$"), id="compose-config-dollars"),
+        pytest.param(ODD.replace("'", "'\\''"), id="bash-x-quotes"),
+        pytest.param(quote(ODD, safe=""), id="percent-upper"),
+        pytest.param(_lower(quote(ODD, safe="")), id="percent-lower"),
+        pytest.param(quote_plus(ODD, safe=""), id="percent-plus"),
+        pytest.param(quote(ODD), id="percent-keeping-slash"),
+        pytest.param(json.dumps(ODD)[1:-1], id="json-ascii"),
+        pytest.param(json.dumps(ODD, ensure_ascii=False)[1:-1], id="json"),
+        pytest.param(html.escape(ODD), id="html"),
+        pytest.param(html.escape(ODD).replace("&#x27;", "&apos;"), id="xml-apos"),
+        pytest.param(html.escape(ODD).replace("&#x27;", "&#39;"), id="html-39"),
+    ],
+)
+def test_every_encoded_form_is_masked(printed: str) -> None:
+    masker = Masker([ODD])
+    data = f"value=[{printed}]\n".encode()
+    assert masked_in_chunks(masker, split(data, [3, 11, 17])) == b"value=[*****]\n"
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2])
+@pytest.mark.parametrize("urlsafe", [False, True])
+def test_base64_at_each_of_the_three_offsets_is_masked(offset: int, urlsafe: bool) -> None:
+    raw = ODD.encode()
+    form = _base64_at(raw, offset)
+    if urlsafe:
+        form = form.translate(bytes.maketrans(b"+/", b"-_"))
+    masked = masked_in_chunks(Masker([ODD]), [b"Basic " + form + b"\n"])
+    assert form not in masked
+    assert masked == b"Basic *****\n"
+
+
+def test_a_basic_auth_header_hides_the_password() -> None:
+    import base64
+
+    header = b"Authorization: Basic " + base64.b64encode(b"admin:" + ODD.encode()) + b"\n"
+    masked = masked_in_chunks(Masker([ODD]), [header])
+    assert b"*****" in masked
+    assert all(_base64_at(ODD.encode(), offset) not in masked for offset in range(3))
+
+
+def test_bash_ansi_c_quoting_of_a_multi_line_value_is_masked() -> None:
+    value = "line one\nline 'two'\t!"
+    printed = b"+ echo $'line one\\nline \\'two\\'\\t!'\n"
+    assert masked_in_chunks(Masker([value]), [printed]) == b"+ echo $'*****'\n"
+
+
+# --- linear cost, whatever the input ----------------------------------------------------------
+
+
+def test_degenerate_output_is_one_replacement() -> None:
+    # Every position starts an occurrence: linear work (and seconds, not minutes).
+    data = b"a" * 4_000_000
+    masker = Masker(["aaaa"])
+    out = b"".join(masker.feed(data[i : i + 65536]) for i in range(0, len(data), 65536))
+    assert out + masker.flush() == STARS
+
+
+def test_values_that_are_suffixes_of_each_other_in_degenerate_output() -> None:
+    masker = Masker(["a" * n for n in range(4, 40)])
+    assert masked_in_chunks(masker, [b"x" + b"a" * 20_000 + b"y"]) == b"x*****y"
+
+
+def test_a_4_mb_value_builds_a_masker_and_is_masked_whole_or_truncated() -> None:
+    value = os.urandom(3_000_000).hex()[:4_000_000]
+    masker = Masker([value])
+    data = b"begin " + value.encode() + b" end\n"
+    assert masked_in_chunks(masker.fresh(), split(data, range(7, len(data), 65536))) == (
+        b"begin ***** end\n"
+    )
+    truncated = b"log: " + value.encode()[:100_000] + b"...\n"
+    assert masked_in_chunks(masker.fresh(), split(truncated, [1000, 70_000])) == b"log: *****...\n"
+    middle = b"[" + value.encode()[123_457:523_457] + b"]"
+    assert masked_in_chunks(masker.fresh(), [middle]) == b"[*****]"
+
+
+def test_ten_values_of_120_kb_build_a_masker_quickly() -> None:
+    values = [os.urandom(60_000).hex() for _ in range(10)]
+    masker = Masker(values)
+    data = "\n".join(values).encode()
+    assert masked_in_chunks(masker, split(data, range(0, len(data), 65536))) == b"\n".join(
+        [STARS] * 10
+    )
+
+
+# --- holding back ------------------------------------------------------------------------------
+
+
+def test_release_prints_what_is_held_and_the_stream_goes_on() -> None:
+    masker = Masker(["hunter22"])
+    assert masker.feed(b"Password: hun") == b"Password: "
+    assert masker.holding
+    assert masker.release() == b"hun"  # the child went quiet: show the prompt
+    assert not masker.holding
+    assert masker.feed(b"hunter22\n") == b"*****\n"

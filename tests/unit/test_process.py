@@ -45,7 +45,8 @@ secrets = SecretValues(config["secrets"])
 env = process.child_environment(config["base"], secrets, pristine=config["pristine"])
 if config["call"] == "launch":
     sys.exit(process.launch(config["argv"], config["base"], secrets,
-                            pristine=config["pristine"], mask=config["mask"]))
+                            pristine=config["pristine"], mask=config["mask"],
+                            github_mask=config.get("github_mask", False)))
 if config["call"] == "exec":
     process.exec_child(config["argv"], env)
 masker = Masker(secrets.values()) if config["mask"] else None
@@ -261,15 +262,33 @@ def test_add_mask_commands_escape_per_github_rules() -> None:
     ]
 
 
-def test_add_mask_lines_come_first_under_github_actions_only() -> None:
+def test_add_mask_is_opt_in_and_goes_to_stderr_never_to_stdout() -> None:
     argv = python_child(PRINT_VALUE)
     base = {"PATH": os.environ["PATH"], "GITHUB_ACTIONS": "true"}
-    result = run_driver(argv, call="launch", base=base)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.decode().splitlines() == [f"::add-mask::{SECRET}", "value: *****"]
-    plain = run_driver(argv, call="launch")
-    assert plain.stdout == b"value: *****\n"
-    assert SECRET.encode() not in result.stdout.splitlines()[-1]
+    default = run_driver(argv, call="launch", base=base)
+    assert default.returncode == 0, default.stderr
+    assert default.stdout == b"value: *****\n"
+    assert SECRET.encode() not in default.stdout + default.stderr
+    opted_in = run_driver(argv, call="launch", base=base, github_mask=True)
+    assert opted_in.stdout == b"value: *****\n"  # what `V=$(...)` or `> build.log` keeps
+    assert opted_in.stderr.decode().splitlines() == [f"::add-mask::{SECRET}"]  # a pipe here
+
+
+def test_add_mask_is_never_written_to_a_regular_file(tmp_path: Path) -> None:
+    base = {"GITHUB_ACTIONS": "true"}
+    with (tmp_path / "err.log").open("wb") as log:
+        assert not process.announce_to_github_actions(
+            base, SECRETS, opted_in=True, out=log.fileno()
+        )
+    assert SECRET.encode() not in (tmp_path / "err.log").read_bytes()
+    read_end, write_end = os.pipe()
+    try:
+        assert not process.announce_to_github_actions(base, SECRETS, opted_in=False, out=write_end)
+        assert process.announce_to_github_actions(base, SECRETS, opted_in=True, out=write_end)
+        assert os.read(read_end, 4096) == f"::add-mask::{SECRET}\n".encode()
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 # --- exit codes, exec, start failures --------------------------------------------------------
@@ -327,7 +346,7 @@ for stream in (sys.stdout, sys.stderr):
     for piece in ("password=", value[:3], value[3:9], value[9:], " ok"):
         stream.write(piece)
         stream.flush()
-        time.sleep(0.05)
+        time.sleep(0.01)  # pieces in quick succession; a quiet child is flushed (below)
     stream.write("\\n")
 """
     env = child_environment(os.environ, SECRETS, pristine=False)
@@ -524,3 +543,69 @@ show(on_signal[-1])
     assert b"tty=True size=120x40 *****\r\n" in output
     assert SECRET.encode() not in output
     assert b"\r\r\n" not in output  # the child's pty passes "\n" as is; ours adds "\r"
+
+
+def test_a_partial_line_shows_at_once_and_only_a_possible_start_of_a_value_waits() -> None:
+    # A prompt without newline, then silence: it must show within the idle delay,
+    # not when the child writes again (3 s later) or exits.
+    source = """
+import sys, time
+sys.stdout.write("Password for s3cr"); sys.stdout.flush()
+time.sleep(3)
+"""
+    read_end, write_end = os.pipe()
+    started = time.monotonic()
+    child = subprocess.Popen(
+        [PYTHON, "-c", DRIVER],
+        env=driver_config(python_child(source)),
+        stdout=write_end,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    try:
+        first = read_until(read_end, b"Password for ", timeout=10)
+        assert first == b"Password for "  # "s3cr" may start the value: held back...
+        assert read_until(read_end, b"s3cr", timeout=10).endswith(b"s3cr")  # ...briefly
+        assert time.monotonic() - started < 2.5  # long before the child writes again
+    finally:
+        child.kill()
+        child.wait()
+        os.close(read_end)
+
+
+def test_e2big_says_the_environment_is_too_large_and_names_the_variable() -> None:
+    big = SecretValues({"HUGE_CERT": "x" * 200_000}, {"HUGE_CERT": "secrets/app.env"})
+    env = child_environment({"PATH": os.environ["PATH"]}, big, pristine=True)
+    with pytest.raises(ChildStartError) as caught:
+        run_child(["true"], env, mask=Masker(big.values()))
+    message = f"{caught.value} {caught.value.fix}"
+    assert "too large" in message
+    assert "HUGE_CERT" in message
+    assert "executable" not in message
+    assert "xxxxxxxx" not in message
+
+
+def test_a_detached_child_writing_to_dev_tty_is_masked_through_its_pty() -> None:
+    # Our stdout is a terminal (a pty of the test), our stdin is not: the child gets a
+    # session of its own whose controlling terminal is its output pty, so what it
+    # writes to /dev/tty goes through the masker too.
+    env = child_environment(os.environ, SECRETS, pristine=False)
+    master, slave = pty.openpty()
+    no_terminal = os.open(os.devnull, os.O_RDONLY)
+    try:
+        status = run_child(
+            ["sh", "-c", 'printf "tty:%s\\n" "$DB_PASSWORD" > /dev/tty'],
+            env,
+            mask=Masker(SECRETS.values()),
+            stdin=no_terminal,
+            stdout=slave,
+            stderr=slave,
+        )
+        output = read_until(master, b"\n", timeout=10)
+    finally:
+        os.close(no_terminal)
+        os.close(slave)
+        os.close(master)
+    assert status == 0
+    assert b"tty:*****" in output
+    assert SECRET.encode() not in output

@@ -139,7 +139,12 @@ def _launch(context: _Context, argv: list[str], secrets: SecretValues) -> int:
     context.say("running: " + " ".join(argv))
     options = context.options
     return process.launch(
-        argv, context.child_base(), secrets, pristine=options.pristine, mask=options.mask
+        argv,
+        context.child_base(),
+        secrets,
+        pristine=options.pristine,
+        mask=options.mask,
+        github_mask=context.environ.get(process.GITHUB_MASK_VARIABLE) == "1",
     )
 
 
