@@ -17,14 +17,18 @@ Behaviour of sops 3.11 that this reproduces (checked against the binary):
   keys too (``"on":``); keys longer than 128 bytes are written ``? key``;
 * a key's trailing comment ends up before the key, and so does a list item's;
   sops writes every comment on its own line;
-* sops encrypts a comment inside a list into a ``- ENC[...,type:comment]`` item,
-  and decrypts it back into a comment (``Comment("")`` in a list becomes ``""``);
+* sops encrypts a comment inside a list into a ``- ENC[...,type:comment]`` item
+  (the engine returns it as text there), decrypts it back into a comment and
+  leaves it out of the MAC (``Comment("")`` in a list becomes ``""``);
+* a key defined twice in one mapping is refused, in plaintext and encrypted
+  files alike, and named by its path (sops refuses most such files too);
 * sops' output is not always stable: a comment written between two indentation
-  levels can read back one level deeper (sops then cannot decrypt it: its AAD
-  moved), ``-0.0`` is written ``-0`` and reads back as the int 0, and a
-  multi-line value starting with a space or newline gets a ``|4`` hint that is
-  wrong inside lists, so the file does not parse again. Such files cannot round
-  trip in sops either; this module does what sops would do with them;
+  levels can read back one level deeper (its AAD moved, so it no longer decrypts:
+  sops and the engine keep it in its encrypted form, with a warning), ``-0.0``
+  is written ``-0`` and reads back as the int 0, and a multi-line value
+  starting with a space or newline gets a ``|4`` hint that is wrong inside
+  lists, so the file does not parse again. Such files cannot round trip in
+  sops either; this module does what sops would do with them;
 * an empty file has no documents; a file of only comments or blank lines is
   refused; ``---`` alone is one empty document, written back as ``{}``.
 """
