@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from secure_up.errors import FormatError
 from secure_up.sops.stores.yaml_store import STORE
 from secure_up.sops.tree import Branch, Comment, Node, Sequence, Time
-from tests.conftest import GpgKeys, Sops
+from tests.conftest import GpgKeys, SecureUp, Sops
 
 pytestmark = pytest.mark.sops
 
@@ -306,3 +306,118 @@ def test_random_documents_match_sops(sops: Sops, tmp_path: Path, seed: int) -> N
             STORE.load_plain(text)
         return
     check_layout_and_read_side(sops, tmp_path, text)
+
+
+# -- issue 9: comments in lists, comments between levels, through both CLIs ------------
+
+COMMENT_CASES = {
+    # sops writes an encrypted comment inside a list as a `- ENC[...,type:comment]` item,
+    # which it leaves out of the MAC when reading.
+    "list-comments": "hosts:\n  # primary\n  - a\n  - b # inline\n  # after\nport: 1\n",
+    "list-of-maps": "users:\n  # first\n  - name: x # who\n    role: y\n  # second\n  - name: z\n",
+    # The comment is written between two indentation levels and reads back one level
+    # deeper: its AAD moved, so sops keeps it encrypted (with a warning) instead of failing.
+    "comment-between-levels": "a:\n    b:\n        c: d\n    # comment\n\ne:\n    - f\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMMENT_CASES))
+@pytest.mark.parametrize("mac_only_encrypted", [False, True], ids=["mac-all", "mac-only-enc"])
+def test_comment_placements_read_and_written_like_sops(
+    sops: Sops, secure_up: SecureUp, tmp_path: Path, name: str, mac_only_encrypted: bool
+) -> None:
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(COMMENT_CASES[name])
+    fingerprint = sops.keys.fingerprints[0]
+    extra = ["--mac-only-encrypted"] if mac_only_encrypted else []
+    if mac_only_encrypted:
+        (tmp_path / ".sops.yaml").write_text(
+            f"creation_rules:\n  - pgp: {fingerprint}\n    mac_only_encrypted: true\n"
+        )
+        theirs = run_sops(sops, tmp_path, "encrypt", str(plain))
+    else:
+        theirs = run_sops(sops, tmp_path, "encrypt", "--pgp", fingerprint, str(plain))
+    assert theirs.returncode == 0, theirs.stderr.decode()
+    ours = secure_up.run("encrypt", "--pgp", fingerprint, *extra, str(plain), cwd=tmp_path).stdout
+    # Same layout (so the same AADs), whoever writes.
+    assert (
+        _ENC.sub(b"ENC", ours).split(b"\nsops:\n")[0]
+        == (_ENC.sub(b"ENC", theirs.stdout).split(b"\nsops:\n")[0])
+    )
+
+    sops_file, our_file = tmp_path / "sops.enc.yaml", tmp_path / "ours.enc.yaml"
+    sops_file.write_bytes(theirs.stdout)
+    our_file.write_bytes(ours)
+    expected = decrypt(sops, tmp_path, theirs.stdout)
+    for path in (sops_file, our_file):
+        # A comment sops cannot decrypt stays in its encrypted form: masked to compare files.
+        plaintext = decrypt(sops, tmp_path, path.read_bytes())
+        assert _ENC.sub(b"ENC", plaintext) == _ENC.sub(b"ENC", expected)
+        assert secure_up.run("decrypt", str(path), cwd=tmp_path).stdout == plaintext
+
+    # `set` works on either file, and the other tool reads the result.
+    secure_up.run("set", str(sops_file), "added", stdin=b"new-value", cwd=tmp_path)
+    assert decrypt(sops, tmp_path, sops_file.read_bytes()) == expected + b"added: new-value\n"
+    before = decrypt(sops, tmp_path, our_file.read_bytes())
+    result = run_sops(sops, tmp_path, "set", str(our_file), '["added"]', '"new-value"')
+    assert result.returncode == 0, result.stderr.decode()
+    assert secure_up.run("decrypt", str(our_file), cwd=tmp_path).stdout == (
+        before + b"added: new-value\n"
+    )
+
+
+def test_a_comment_sops_moved_is_kept_encrypted_with_a_warning(
+    sops: Sops, secure_up: SecureUp, tmp_path: Path
+) -> None:
+    encrypted = encrypt(sops, tmp_path, COMMENT_CASES["comment-between-levels"].encode()).stdout
+    path = tmp_path / "moved.enc.yaml"
+    path.write_bytes(encrypted)
+    result = secure_up.run("decrypt", str(path), cwd=tmp_path)
+    assert b"a comment at a:b does not decrypt" in result.stderr
+    assert b"#ENC[AES256_GCM," in result.stdout
+
+
+def test_a_tampered_list_comment_item_is_refused(
+    sops: Sops, secure_up: SecureUp, tmp_path: Path
+) -> None:
+    """A `- ENC[...,type:comment]` item is a value: it must decrypt, though not in the MAC."""
+    encrypted = encrypt(sops, tmp_path, COMMENT_CASES["list-comments"].encode()).stdout
+    items = re.findall(rb"- (ENC\[AES256_GCM,[^\]]*type:comment\])", encrypted)
+    assert len(items) == 3
+    path = tmp_path / "swapped.enc.yaml"
+    # Moved to another key, the comment item no longer authenticates (its AAD is its path).
+    path.write_bytes(encrypted.replace(b"port: ENC", b"port: " + items[0] + b"\nx: ENC", 1))
+    assert secure_up.run("decrypt", str(path), cwd=tmp_path, check=False).returncode == 51
+    assert run_sops(sops, tmp_path, "decrypt", str(path)).returncode != 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a:\n    b: 1\n    b: 2\n", "a: 1\n# c\na: 2\n", "l:\n  - k: 1\n    k: 2\n"],
+)
+def test_duplicate_keys_are_refused_like_sops(
+    sops: Sops, secure_up: SecureUp, tmp_path: Path, text: str
+) -> None:
+    assert encrypt(sops, tmp_path, text.encode()).returncode != 0
+    plain = tmp_path / "plain.yaml"
+    result = secure_up.run(
+        "encrypt", "--pgp", sops.keys.fingerprints[0], str(plain), cwd=tmp_path, check=False
+    )
+    assert result.returncode == 1
+    assert b"is defined twice" in result.stderr
+
+
+def test_a_duplicate_key_in_an_encrypted_file_is_refused(
+    sops: Sops, secure_up: SecureUp, tmp_path: Path
+) -> None:
+    """sops itself only sees top-level duplicates there; a nested one is refused too."""
+    encrypted = encrypt(sops, tmp_path, b"a:\n    x: 1\n    y: secret-value\n").stdout
+    lines = encrypted.splitlines(keepends=True)
+    for index, label in ((2, b"'a:y'"), (5, b"'sops:")):  # a data key, a metadata key
+        path = tmp_path / "dup.enc.yaml"
+        path.write_bytes(b"".join([*lines[: index + 1], lines[index], *lines[index + 1 :]]))
+        result = secure_up.run("decrypt", str(path), cwd=tmp_path, check=False)
+        assert result.returncode == 1, result.stderr.decode()
+        assert b"is defined twice" in result.stderr
+        assert label in result.stderr
+        assert b"secret-value" not in result.stdout + result.stderr

@@ -7,20 +7,25 @@ The expected layouts come from the real sops 3.11 binary (the interop tests in
 from __future__ import annotations
 
 import math
+import os
 import time
+from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from secure_up.errors import FormatError, NotEncryptedError
+from secure_up.errors import FormatError, NotEncryptedError, SecureUpError
+from secure_up.sops.cipher import ValueCipher
+from secure_up.sops.engine import decrypt_documents, encrypt_documents
+from secure_up.sops.metadata import KeyGroup, Metadata, PgpKey
 from secure_up.sops.stores import store_for, yaml_store
 from secure_up.sops.stores.goyaml.encoder import emit
 from secure_up.sops.stores.goyaml.fast import NeedsEmitter, write_directly
 from secure_up.sops.stores.goyaml.nodes import Composer
 from secure_up.sops.stores.goyaml.parser import Parser
 from secure_up.sops.stores.yaml_store import STORE
-from secure_up.sops.tree import Branch, Comment, Node, Sequence, Time
+from secure_up.sops.tree import Branch, Comment, Node, Sequence, Time, to_plain
 
 # A file written by `sops encrypt` (3.11) with its ciphertexts shortened to fit the
 # line length; the layout is byte for byte the binary's.
@@ -616,8 +621,11 @@ def test_invalid_utf8_and_control_characters_are_reported_by_position() -> None:
         ("- a\n- b\n", "is a list"),
         ("just text\n", "is a single value"),
         ("a: 1\n---\n- x\n", "is a list"),
-        ("a: 1\na: 2\n", "mapping key 'a' already defined at line 1"),
-        ("a:\n    b: 1\n    'b': 2\n", "already defined"),
+        ("a: 1\na: 2\n", r"line 2: the key 'a' is defined twice \(first at line 1\)"),
+        ("a:\n    b: 1\n    'b': 2\n", "the key 'a:b' is defined twice"),
+        ("a:\n    - x: 1\n      x: 2\n", "the key 'a:x' is defined twice"),
+        ("a:\n    b: 1\n    !!binary Yg==: 2\n", "the key 'a:b' is defined twice"),
+        ("k: &k b\n*k : 1\nb: 2\n", "the key 'b' is defined twice"),
         ("? [a, b]\n: 1\n", "a mapping key is a list or a mapping"),
         ("a: 18446744073709551615\n", "too large"),
         ("<<: 1\n", "merge key"),
@@ -731,3 +739,118 @@ def test_ten_thousand_keys_load_and_dump_quickly() -> None:
     # about 60 ms each on a developer machine; generous bounds for shared CI runners
     assert loaded - started < 1.0
     assert dumped - loaded < 1.0
+
+
+# -- comments through the engine: where sops puts them, what the MAC covers -----------
+
+
+def _metadata(mac_only: bool = False) -> Metadata:
+    return Metadata(key_groups=[KeyGroup(pgp=[PgpKey("ABCD")])], mac_only_encrypted=mac_only)
+
+
+@pytest.mark.parametrize("mac_only", [False, True])
+def test_a_list_comment_is_encrypted_into_an_item_outside_the_mac(mac_only: bool) -> None:
+    plain = STORE.load_plain(b"hosts:\n  # primary\n  - a\n  - b # inline\nport: 1\n")
+    cipher, metadata = ValueCipher(os.urandom(32)), _metadata(mac_only)
+    encrypted = encrypt_documents(plain, metadata, cipher)
+    text = STORE.dump_encrypted(encrypted, {"mac": metadata.mac}).decode()
+    items = [line.strip() for line in text.splitlines() if line.startswith("    - ")]
+    assert [item.endswith("type:comment]") for item in items] == [True, False, True, False]
+    reloaded, _ = STORE.load_encrypted(text.encode())
+    decrypted = decrypt_documents(reloaded, metadata, cipher)
+    assert (
+        STORE.dump_plain(decrypted)
+        == b"hosts:\n    # primary\n    - a\n    # inline\n    - b\nport: 1\n"
+    )
+    # Rewritten unchanged, every value and comment keeps its ciphertext.
+    assert encrypt_documents(decrypted, metadata, cipher)[0] == reloaded[0]
+
+
+def test_a_comment_that_no_longer_decrypts_is_kept_encrypted() -> None:
+    """sops writes this comment between two levels; it reads back one level deeper."""
+    plain = STORE.load_plain(b"a:\n    b:\n        c: d\n    # comment\n\ne:\n    - f\n")
+    cipher, metadata = ValueCipher(os.urandom(32)), _metadata()
+    encrypted = encrypt_documents(plain, metadata, cipher)
+    text = STORE.dump_encrypted(encrypted, {"mac": metadata.mac})
+    reloaded, _ = STORE.load_encrypted(text)
+    decrypted = decrypt_documents(reloaded, metadata, cipher)
+    b = decrypted[0].get("a").get("b")  # type: ignore[union-attr]
+    assert isinstance(b, Branch)
+    assert isinstance(b[-1], Comment)
+    assert b[-1].text.startswith("ENC[AES256_GCM,")
+    assert to_plain(decrypted[0]) == {"a": {"b": {"c": "d"}}, "e": ["f"]}
+
+
+def test_a_comment_holding_an_encrypted_number_is_refused() -> None:
+    cipher, metadata = ValueCipher(os.urandom(32)), _metadata()
+    document = Branch([Comment(cipher.encrypt(5, ":")), ("a", "b")])
+    with pytest.raises(FormatError, match="holds an encrypted int"):
+        decrypt_documents([document], metadata, cipher, verify_mac=False)
+
+
+# -- any input: only our own errors, quickly, never the input's values -----------------
+
+MARKER = "Pl4ntedSecretMarker"
+_YAML_PIECES = st.sampled_from(
+    [" ", "  ", "\n", "\t", "-", "- ", ":", ": ", "#", " #", "?", ",", "[", "]", "{", "}", "'",
+     '"', "|", ">", "|-", ">+", "|2", "&a", "*a", "&a ", "*a ", "!", "!!", "!!str ", "!!int ",
+     "!!binary ", "!!float ", "!!bool ", "!!timestamp ", "!!map ", "!!seq ", "!x ", "<<", "%",
+     "---", "...", "\\", "\\x", "\\u12", "\r", "~", "0x", "0o",
+     "1e9", ".inf", "2024-01-02", "a", "b", "sops", "ENC[AES256_GCM,", "type:comment]"]
+)  # fmt: skip
+#: Text around a planted value: YAML syntax without ':' and '?', which could make it a key
+#: (keys are not secret and may be named in errors).
+_VALUE_PIECES = _YAML_PIECES.filter(lambda piece: ":" not in piece and "?" not in piece)
+_PRINTABLE = st.text(st.characters(categories=["L", "N", "P", "S", "Zs"]), max_size=3)
+_GARBAGE = st.lists(st.one_of(_YAML_PIECES, _PRINTABLE), max_size=30).map("".join)
+
+
+#: Line breaks and marks YAML treats specially, among printable text.
+_EXOTIC = st.lists(
+    st.one_of(_YAML_PIECES, st.sampled_from(["\x85", "\u2028", "\ufeff", "\x00", "\x7f"])),
+    max_size=30,
+).map("".join)
+
+
+@st.composite
+def _yaml_like_texts(draw: st.DrawFn) -> str:
+    """Lines of `key: value` with the marker planted in values, mixed with YAML garbage."""
+    lines: list[str] = []
+    for _ in range(draw(st.integers(0, 8))):
+        indent = " " * draw(st.sampled_from([0, 0, 2, 4, 5]))
+        kind = draw(st.sampled_from(["value", "value", "value", "item", "item", "garbage", "sops"]))
+        around = st.lists(_VALUE_PIECES, max_size=4).map("".join)
+        value = draw(around) + MARKER + draw(around)
+        if kind == "value":
+            lines.append(f"{indent}{draw(st.sampled_from(['a', 'b', 'sops', 'k']))}: {value}")
+        elif kind == "item":
+            lines.append(f"{indent}- {value}")
+        elif kind == "sops":
+            lines.append(f"sops:\n    mac: {value}\n    lastmodified: {value}\n    version: x")
+        else:
+            lines.append(draw(_GARBAGE))
+    return "\n".join(lines)
+
+
+def _loads_or_fails_cleanly(data: bytes) -> None:
+    for load in (STORE.load_plain, STORE.load_encrypted):
+        failure: SecureUpError | None = None
+        try:
+            load(data)
+        except SecureUpError as error:  # anything else fails the test
+            failure = error
+        if failure is not None:
+            assert MARKER not in f"{failure} {failure.what} {failure.fix} {failure.args!r}"
+            assert failure.__cause__ is None
+
+
+@settings(max_examples=200, deadline=timedelta(seconds=5))
+@given(st.one_of(_yaml_like_texts(), _GARBAGE, st.text(max_size=200), _EXOTIC))
+def test_any_text_loads_or_fails_with_our_error_without_its_values(text: str) -> None:
+    _loads_or_fails_cleanly(text.encode("utf-8", "surrogatepass"))
+
+
+@settings(max_examples=100, deadline=timedelta(seconds=5))
+@given(st.binary(max_size=200))
+def test_any_bytes_load_or_fail_with_our_error(data: bytes) -> None:
+    _loads_or_fails_cleanly(data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable
 from typing import Final
 
@@ -32,6 +33,8 @@ MAC_ONLY_ENCRYPTED_INIT: Final = hashlib.sha256(b"sops").digest()
 
 #: What to do with one leaf: (value, path, is it encrypted?) -> new value.
 LeafVisitor = Callable[[Plaintext, list[str], bool], Plaintext]
+
+log = logging.getLogger(__name__)
 
 _FIX_RESTORE = "restore the file from version control; never edit ENC[...] values by hand"
 
@@ -58,7 +61,7 @@ class _Walker:
         for entry in branch:
             if isinstance(entry, Comment):
                 level.append(entry.text)
-                append(self._leaf(entry, path, stack, is_comment=True))  # type: ignore[arg-type]
+                append(_as_comment(self._leaf(entry, path, stack, is_comment=True), path))
                 continue
             key, value = entry
             child = [*path, key]
@@ -78,6 +81,8 @@ class _Walker:
         for element in sequence:
             if isinstance(element, Comment):
                 level.append(element.text)
+                # Kept as the visit returns it, as sops' walkSlice does: an encrypted
+                # comment becomes a plain `- ENC[...,type:comment]` element.
                 out.append(self._leaf(element, path, stack, is_comment=True))
                 continue
             out.append(self.value(element, path, stack))
@@ -100,6 +105,18 @@ class _Walker:
     ) -> Plaintext:
         encrypted = self._rule.should_encrypt(path, stack, is_comment)
         return self._visit(value, path, encrypted)
+
+
+def _as_comment(value: Plaintext, path: list[str]) -> Comment:
+    """What sops' walkBranch keeps of a visited comment: a comment, or its (encrypted) text."""
+    if isinstance(value, Comment):
+        return value
+    if isinstance(value, str):
+        return Comment(value)
+    raise FormatError(
+        f"a comment at {_where(path)} holds an encrypted {type(value).__name__}, not text",
+        _FIX_RESTORE,
+    )
 
 
 def _aad(path: list[str]) -> str:
@@ -152,7 +169,10 @@ def decrypt_documents(
     def visit(value: Plaintext, path: list[str], encrypted: bool) -> Plaintext:
         if encrypted and isinstance(value, str) and value.startswith(ENC_PREFIX):
             plain, raw = open_value(value, ":".join(path) + ":")
-            hash_bytes(raw)
+            # A list element `- ENC[...,type:comment]` (how sops writes an encrypted
+            # comment inside a list) decrypts to a comment: sops leaves it out of the MAC.
+            if not isinstance(plain, Comment):
+                hash_bytes(raw)
             return plain
         if encrypted:
             if value == "" and unauthenticated is not None:
@@ -174,8 +194,20 @@ def decrypt_documents(
 
 def _decrypt_leaf(cipher: ValueCipher, value: Plaintext, path: list[str]) -> Plaintext:
     if isinstance(value, Comment):
-        # Comments written by sops before 3.0 are in clear text: keep them.
-        return cipher.decrypt(value.text, _aad(path)) if looks_encrypted(value.text) else value
+        # Comments written by sops before 3.0 are in clear text: keep them. Like sops, keep
+        # a comment that does not decrypt as it is: sops' YAML writer can move a comment to
+        # another nesting level (its AAD), and comments are outside the MAC anyway.
+        if not looks_encrypted(value.text):
+            return value
+        try:
+            return cipher.decrypt(value.text, _aad(path))
+        except (IntegrityError, FormatError):
+            log.warning(
+                "a comment at %s does not decrypt (sops' YAML writer may have moved it to "
+                "another nesting level); it is kept in its encrypted form",
+                _where(path),
+            )
+            return value
     if value == "":
         return value
     if not looks_encrypted(value):
@@ -222,8 +254,8 @@ def encrypt_documents(documents: Documents, metadata: Metadata, cipher: ValueCip
         hasher.add(value, encrypted)
         if not encrypted or value == "":
             return value
-        if isinstance(value, Comment):
-            return Comment(cipher.encrypt(value, _aad(path)))
+        # An encrypted comment is returned as text, as sops' cipher returns it: the walker
+        # keeps a comment in a mapping but a plain element in a list (see _Walker).
         return cipher.encrypt(value, _aad(path))
 
     walker = _Walker(metadata.effective_rule, visit)

@@ -17,14 +17,18 @@ Behaviour of sops 3.11 that this reproduces (checked against the binary):
   keys too (``"on":``); keys longer than 128 bytes are written ``? key``;
 * a key's trailing comment ends up before the key, and so does a list item's;
   sops writes every comment on its own line;
-* sops encrypts a comment inside a list into a ``- ENC[...,type:comment]`` item,
-  and decrypts it back into a comment (``Comment("")`` in a list becomes ``""``);
+* sops encrypts a comment inside a list into a ``- ENC[...,type:comment]`` item
+  (the engine returns it as text there), decrypts it back into a comment and
+  leaves it out of the MAC (``Comment("")`` in a list becomes ``""``);
+* a key defined twice in one mapping is refused, in plaintext and encrypted
+  files alike, and named by its path (sops refuses most such files too);
 * sops' output is not always stable: a comment written between two indentation
-  levels can read back one level deeper (sops then cannot decrypt it: its AAD
-  moved), ``-0.0`` is written ``-0`` and reads back as the int 0, and a
-  multi-line value starting with a space or newline gets a ``|4`` hint that is
-  wrong inside lists, so the file does not parse again. Such files cannot round
-  trip in sops either; this module does what sops would do with them;
+  levels can read back one level deeper (its AAD moved, so it no longer decrypts:
+  sops and the engine keep it in its encrypted form, with a warning), ``-0.0``
+  is written ``-0`` and reads back as the int 0, and a multi-line value
+  starting with a space or newline gets a ``|4`` hint that is wrong inside
+  lists, so the file does not parse again. Such files cannot round trip in
+  sops either; this module does what sops would do with them;
 * an empty file has no documents; a file of only comments or blank lines is
   refused; ``---`` alone is one empty document, written back as ``{}``.
 """
@@ -204,6 +208,8 @@ class _TreeBuilder:
         self.from_aliases = 0
         self.alias_depth = 0
         self.expanding: set[int] = set()
+        #: The keys above the mapping being read, to name a duplicate key by its path.
+        self.path: list[str] = []
 
     def count(self, node: YamlNode) -> None:
         self.decoded += 1
@@ -283,18 +289,28 @@ class _TreeBuilder:
                     "point `<<` at a mapping anchor, or quote the key",
                 )
             key_text = self.key_text(key)
-            identity = (key.kind, key.value)
-            if identity in seen:
-                raise _format_error(
-                    f"mapping key {key_text!r} already defined at line {seen[identity]}",
-                    key.line,
-                    "remove or rename one of the two keys",
-                )
-            seen[identity] = key.line
+            # go-yaml's check (same kind and text) and the tree's (same key once decoded,
+            # e.g. `a` and `!!binary YQ==`): the tree must never hold a key twice.
+            first = seen.get((key.kind, key.value)) or seen.get((-1, key_text))
+            if first is not None:
+                raise self.duplicate_key(key_text, key.line, first)
+            seen[(key.kind, key.value)] = seen[(-1, key_text)] = key.line
+            self.path.append(key_text)
             branch.append((key_text, self.value(value, comments_handled=scalar_value)))
+            self.path.pop()
             if scalar_value:
                 _append_comments(branch, value.foot_comment)
             _append_comments(branch, key.foot_comment)
+
+    def duplicate_key(self, key_text: str, line: int, first: int) -> FormatError:
+        """sops refuses duplicate keys too; a second value under one key would be ambiguous."""
+        path = ":".join([*self.path, key_text])
+        return _format_error(
+            f"the key {path!r} is defined twice (first at line {first}); a duplicate key is "
+            "ambiguous, so the file is refused",
+            line,
+            f"remove or rename one of the two {key_text!r} keys",
+        )
 
     def key_text(self, key: YamlNode) -> str:
         """A key as sops would name it; non-string scalar keys keep their text."""
