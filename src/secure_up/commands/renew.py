@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -302,7 +303,7 @@ def _print_plan(plan: RenewPlan, secrets_files: list[Path], out: TextIO, as_json
                 user = spec.options.get("user")
                 detail = f"ACL SETUSER {user}" if user else "CONFIG SET requirepass"
             else:
-                detail = " ".join(spec.options["command"])
+                detail = shlex.join(spec.options["command"]).splitlines()[0][:60]
             out.write(f"  apply  {spec.kind:<8} in {spec.service}: {detail}\n")
         how = "declared" if secret.restart_declared else "they use the variable; if running"
         out.write(f"  then recreate: {', '.join(secret.restart) or '(none)'} ({how})\n")

@@ -30,6 +30,9 @@ class ExecApplier:
     def describe(self) -> str:
         return f"exec in {self.service}: {' '.join(self._command)}"
 
+    def preflight(self, old: str, new: str) -> None:
+        """Nothing to check from outside: the hook itself says what it can do."""
+
     def apply(self, old: str, new: str) -> None:
         self._run("apply", old, new)
 

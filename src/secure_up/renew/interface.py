@@ -54,6 +54,9 @@ class Applier(Protocol):
     def describe(self) -> str:
         """What it changes, for the plan and the report (names only, never values)."""
 
+    def preflight(self, old: str, new: str) -> None:
+        """Raise unless the system answers and takes ``old`` (or ``new``); change nothing."""
+
     def apply(self, old: str, new: str) -> None:
         """Change the live system from ``old`` to ``new``, logging in with ``old``."""
 

@@ -209,6 +209,9 @@ def _applier(path: Path, where: str, kind: str, item: Any) -> ApplierSpec:
         ):
             raise _invalid(path, f"{where}.command", "a non-empty list of strings (an argv)")
     options = {name: value for name, value in item.items() if name != "service"}
+    if kind == "exec":
+        # As Compose reads its files: `$$` is a literal `$` (so a shell script can use `$VAR`).
+        options["command"] = [part.replace("$$", "$") for part in options["command"]]
     return ApplierSpec(kind, item["service"], options)
 
 

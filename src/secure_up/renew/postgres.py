@@ -71,14 +71,32 @@ class PostgresApplier:
 
     # -- the three operations, each idempotent --------------------------------------------
 
-    def apply(self, old: str, new: str) -> None:
+    def preflight(self, old: str, new: str) -> None:
         self._require_password_auth()
+        for role in self.roles:
+            if self._login(role, old) is not True and self._login(role, new) is not True:
+                raise ApplierError(
+                    f"{self.service}: role {role} accepts neither the current value of the "
+                    "secrets file nor the new one",
+                    f"set the password of {role} to the file's value first (it was changed "
+                    "outside secure-up?)",
+                )
+
+    def apply(self, old: str, new: str) -> None:
         for role in self.roles:
             self._change(role, frm=old, to=new, action="set the new password of")
 
     def revert(self, old: str, new: str) -> None:
         for role in reversed(self.roles):
-            self._change(role, frm=new, to=old, action="put back the old password of")
+            sql = f"ALTER ROLE CURRENT_USER PASSWORD '{scram_sha256_verifier(old)}';\n"
+            outcome = self._psql(role, new, sql)
+            if outcome is not True and outcome is not False:
+                raise ApplierError(
+                    f"{self.service}: could not put back the old password of role {role} "
+                    f"({outcome})",
+                    f"check that {self.service} runs: `secure-up compose -- ps {self.service}`",
+                )
+            # False: the role does not hold the new value (never changed, or reverted already).
 
     def verify(self, old: str, new: str) -> None:
         for role in self.roles:

@@ -36,11 +36,28 @@ class RedisApplier:
         target = f"ACL SETUSER {self._user}" if self._user else "CONFIG SET requirepass"
         return f"redis in {self.service}: {target}"
 
+    def preflight(self, old: str, new: str) -> None:
+        if self._auth(old) is not True and self._auth(new) is not True:
+            raise ApplierError(
+                f"{self.service}: Redis accepts neither the current value nor the new one",
+                f"check that {self.service} runs and uses the secrets file's value",
+            )
+
     def apply(self, old: str, new: str) -> None:
         self._change(old, new, "set the new password")
 
     def revert(self, old: str, new: str) -> None:
-        self._change(new, old, "put back the old password")
+        outcome = self._session(new, self._change_command(new, old))
+        if outcome is not True and outcome is not False:  # False: it never held the new one
+            raise ApplierError(
+                f"{self.service}: could not put back the old password ({outcome})",
+                f"check that {self.service} runs: `secure-up compose -- ps {self.service}`",
+            )
+
+    def _change_command(self, frm: str, to: str) -> str:
+        if self._user:
+            return f"ACL SETUSER {self._user} {quoted('>' + to)} {quoted('<' + frm)}"
+        return f"CONFIG SET requirepass {quoted(to)}"
 
     def verify(self, old: str, new: str) -> None:
         if self._auth(new) is not True:
@@ -49,11 +66,7 @@ class RedisApplier:
             raise ApplierError(f"{self.service}: AUTH with the old value still succeeds")
 
     def _change(self, frm: str, to: str, action: str) -> None:
-        if self._user:
-            change = f"ACL SETUSER {self._user} {quoted('>' + to)} {quoted('<' + frm)}"
-        else:
-            change = f"CONFIG SET requirepass {quoted(to)}"
-        outcome = self._session(frm, change)
+        outcome = self._session(frm, self._change_command(frm, to))
         if outcome is True:
             return
         if outcome is False and self._auth(to) is True:

@@ -94,6 +94,7 @@ class Renewal:
     def start(self, new: Mapping[str, str]) -> Outcome:
         """The whole transaction, from recording the new values to the restart."""
         old = {key: self.secrets[key] for key in self.keys}
+        self._preflight(old, new)
         self._record(state.PENDING, new)
         self.progress(f"recorded the pending renewal in {state.record_path(self.secrets_file)}")
         self._forward(old, new)
@@ -107,6 +108,7 @@ class Renewal:
             self._record(state.COMMITTED, {})
             self._restart()
             return self.outcome
+        self._preflight(current, record.new_values)
         self._forward(current, record.new_values)
         return self.outcome
 
@@ -126,6 +128,18 @@ class Renewal:
         return self.outcome
 
     # -- the steps ----------------------------------------------------------------------
+
+    def _preflight(self, old: Mapping[str, str], new: Mapping[str, str]) -> None:
+        for key, applier in self.appliers:
+            self.progress(f"checking {key}: {applier.service} answers to the current value")
+            try:
+                applier.preflight(old[key], new[key])
+            except SecureUpError as failure:
+                self.outcome.result = "nothing changed"
+                self.outcome.error = failure.what
+                raise RenewError(
+                    f"{failure.what}; nothing was changed", failure.fix, self.outcome
+                ) from None
 
     def _forward(self, old: Mapping[str, str], new: Mapping[str, str]) -> None:
         touched: list[tuple[str, Applier]] = []
