@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shlex
 import os
+import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
