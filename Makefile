@@ -3,6 +3,7 @@
 #
 #   make demo        secure-up, engine and images if missing, then the stack; the app's URL
 #   make demo-down   the stack and its database volume removed
+#   make demo-renew  a new DBPASS, live: database, secrets file and services in one transaction
 #
 # It targets this project's machines: an engine without a bridge (scripts/ensure-docker.sh) and
 # images built from Debian packages (scripts/build-images.sh), so every service joins the host
@@ -25,7 +26,7 @@ VENV := $(CURDIR)/.venv
 SECURE_UP := $(VENV)/bin/secure-up
 APP_URL := http://127.0.0.1:$(APP_PORT)
 
-.PHONY: demo demo-down
+.PHONY: demo demo-down demo-renew
 
 demo:
 	scripts/bootstrap.sh
@@ -39,3 +40,10 @@ demo:
 demo-down:
 	@[[ -x $(SECURE_UP) ]] || { echo "no $(SECURE_UP): nothing was started (make demo installs it)" >&2; exit 1; }
 	$(SECURE_UP) compose -- down -v
+
+# A new demo password while the stack runs (`secure-up renew`): the database's roles first,
+# tested, then secrets/environment.secrets, then app and worker recreated. Run `make demo` first.
+demo-renew:
+	@[[ -x $(SECURE_UP) ]] || { echo "no $(SECURE_UP): run make demo first" >&2; exit 1; }
+	$(SECURE_UP) renew --generate DBPASS
+	$(VENV)/bin/python deploy/demo/wait-for-app.py $(APP_URL)

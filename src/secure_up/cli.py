@@ -740,3 +740,73 @@ def edit(
     (as sops) when nothing changed.
     """
     secret_commands.edit(file, input_type=input_type)
+
+
+@app.command(
+    epilog=_examples(
+        "secure-up renew --generate DBPASS          # database, file and services, one transaction",
+        "secure-up renew --dry-run DBPASS           # what it would change",
+        "secure-up renew --resume                   # finish one that was interrupted",
+        "secure-up renew --abort                    # or put the old value back",
+    ),
+)
+def renew(
+    keys: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Argument(metavar="KEY...", help="The secrets to renew.", show_default=False),
+    ] = None,
+    generate: Annotated[
+        bool, typer.Option("--generate", help="A random value from a cryptographic generator.")
+    ] = False,
+    length: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--length", help="Length of a generated value (32).", show_default=False),
+    ] = None,
+    charset: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--charset", help="alnum (default), ascii or hex.", show_default=False),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish a renewal that was interrupted.")
+    ] = False,
+    abort: Annotated[
+        bool, typer.Option("--abort", help="Undo an interrupted renewal (before its commit).")
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", help="Seconds recreated services get to become healthy."),
+    ] = 120.0,
+    secrets: SecretsOption = None,
+    file: ComposeFileOption = None,
+    project_name: ProjectOption = None,
+) -> None:
+    """Move a secret to a new value everywhere it lives: database, secrets file, services.
+
+    The new value comes from stdin, a prompt (no echo) or --generate, as for `set`.
+    The compose file's x-secure-up.renew block says where the secret lives (postgres
+    roles, a redis user, an exec hook). The value is applied to the live system with
+    the old credentials, tested, written to the file, and the services that use it
+    are recreated. A failure before the file is written puts the old value back.
+    """
+    from secure_up.commands.renew import RenewOptions
+    from secure_up.commands.renew import renew as run_renew
+
+    options = RenewOptions(
+        keys=keys or [],
+        secrets_files=secrets or [],
+        compose_files=file or [],
+        project_name=project_name,
+        generate=generate,
+        length=length,
+        charset=charset,
+        dry_run=dry_run,
+        json_output=json_output,
+        resume=resume,
+        abort=abort,
+        timeout=timeout,
+    )
+    raise typer.Exit(run_renew(options))

@@ -239,6 +239,8 @@ def _declared_secrets(compose_file: Path) -> list[Path]:
     if extension is None:
         return []
     secrets = dict(_mapping_items(extension)).get("secrets")
+    if secrets is None:  # an x-secure-up with other settings only (renew)
+        return []
     if not isinstance(secrets, yaml.SequenceNode) or not all(
         isinstance(item, yaml.ScalarNode) and item.value for item in secrets.value
     ):

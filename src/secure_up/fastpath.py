@@ -71,6 +71,7 @@ COMMAND_NAMES = frozenset(
         "edit",
         "encrypt",
         "filestatus",
+        "renew",
         "rotate",
         "run",
         "set",

@@ -351,9 +351,12 @@ def run_editor(argv: Sequence[str], env: Mapping[str, str]) -> int:
 
 
 def capture(
-    argv: Sequence[str], *, env: Mapping[str, str], timeout: float
+    argv: Sequence[str], *, env: Mapping[str, str], timeout: float, input: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``argv`` without input and collect its output, e.g. ``docker info`` for doctor.
+    """Run ``argv`` and collect its output, e.g. ``docker info`` for doctor.
+
+    ``input`` is written to its stdin (``renew`` hands passwords to a container
+    this way, never on the argv); without it, stdin is empty.
 
     Never raises for the program's sake, so a caller reports every failure the
     same way: as a shell does, 127 when it is not found and 126 when it cannot
@@ -364,7 +367,8 @@ def capture(
         return subprocess.run(  # noqa: S603 -- argv comes from the caller, never a shell
             list(argv),
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
             capture_output=True,
             timeout=timeout,
             check=False,

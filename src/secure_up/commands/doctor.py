@@ -77,11 +77,28 @@ def run_checks(
     environ: Mapping[str, str], *, secrets_files: Sequence[Path], config: Path | None, cwd: Path
 ) -> Iterator[Check]:
     """Every check, as each finishes (so a slow one shows what came before it)."""
-    yield from _gpg_checks(environ, _secrets_files(environ, secrets_files, cwd))
+    files = _secrets_files(environ, secrets_files, cwd)
+    yield from _gpg_checks(environ, files)
+    yield from _renewal_checks(files)
     probes = _Probes(environ)
     yield _compose_check(probes)
     yield _engine_check(probes)
     yield _config_check(environ, config, cwd)
+
+
+def _renewal_checks(secrets_files: list[Path] | SecureUpError) -> Iterator[Check]:
+    """A renewal left pending (a killed `secure-up renew`) is not OK until resumed or aborted."""
+    from secure_up.renew.status import pending_renewals
+
+    if isinstance(secrets_files, SecureUpError):
+        return
+    for line in pending_renewals(secrets_files):
+        yield Check(
+            "pending renewal",
+            False,
+            line.removeprefix("warning: ").split("; finish")[0],
+            "secure-up renew --resume (finish it) or secure-up renew --abort (undo it)",
+        )
 
 
 def _secrets_files(

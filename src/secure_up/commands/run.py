@@ -237,6 +237,11 @@ def check(
     plan = _plan_compose(context)
     secrets = _decrypt(context, plan.secrets_files)
     report = _preflight(context, plan, secrets, profiles=_profiles(context.environ, []))
+    from secure_up.renew.status import renew_warnings
+
+    renewal_notes = renew_warnings(plan.files, plan.secrets_files, list(secrets))
+    for note in renewal_notes if json_output else ():
+        context.warn(note)
     if json_output:
         out.write(report.to_json() + "\n")
         return ExitCode.MISSING_VARIABLES if report.missing else ExitCode.OK
@@ -245,7 +250,7 @@ def check(
         source = variable.source or ("MISSING" if variable.missing else "unset, has a default")
         where = ", ".join(variable.services) or "outside services"
         out.write(f"{variable.name:<{width}}  {source:<22} {where}\n")
-    for warning in report.warnings():
+    for warning in [*report.warnings(), *renewal_notes]:
         out.write(warning + "\n")
     report.raise_for_missing(_secrets_file_for_advice(plan))
     files = ", ".join(str(path) for path in plan.files)
