@@ -745,7 +745,9 @@ def test_ten_thousand_keys_load_and_dump_quickly() -> None:
 
 
 def _metadata(mac_only: bool = False) -> Metadata:
-    return Metadata(key_groups=[KeyGroup(keys=[PgpKey(fingerprint="ABCD")])], mac_only_encrypted=mac_only)
+    return Metadata(
+        key_groups=[KeyGroup(keys=[PgpKey(fingerprint="ABCD")])], mac_only_encrypted=mac_only
+    )
 
 
 @pytest.mark.parametrize("mac_only", [False, True])
