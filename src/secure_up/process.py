@@ -312,9 +312,12 @@ def run_editor(argv: Sequence[str], env: Mapping[str, str]) -> int:
 
 
 def capture(
-    argv: Sequence[str], *, env: Mapping[str, str], timeout: float
+    argv: Sequence[str], *, env: Mapping[str, str], timeout: float, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``argv`` without input and collect its output, e.g. ``docker info`` for doctor.
+    """Run ``argv`` and collect its output, e.g. ``docker info`` for doctor.
+
+    Its input is ``stdin`` (the way a value reaches ``docker secret create NAME -``:
+    never an argv), else nothing.
 
     Never raises for the program's sake, so a caller reports every failure the
     same way: as a shell does, 127 when it is not found and 126 when it cannot
@@ -325,7 +328,7 @@ def capture(
         return subprocess.run(  # noqa: S603 -- argv comes from the caller, never a shell
             list(argv),
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            input=stdin if stdin is not None else b"",
             capture_output=True,
             timeout=timeout,
             check=False,
