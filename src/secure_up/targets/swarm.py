@@ -71,7 +71,8 @@ class Docker:
     def inspect(self, kind: str, names: Sequence[str]) -> list[dict[str, Any]]:
         if not names:
             return []
-        found: list[dict[str, Any]] = json.loads(self.run(kind, "inspect", *names))
+        command = [kind, "inspect"] if kind != "task" else ["inspect", "--type", "task"]
+        found: list[dict[str, Any]] = json.loads(self.run(*command, *names))
         return found
 
 
@@ -329,10 +330,10 @@ class SwarmTarget:
         else:
             change = "unchanged"
         update = (service.get("UpdateStatus") or {}).get("State", "")
-        template = service["Spec"]["TaskTemplate"]
+        template = _fingerprint(service["Spec"]["TaskTemplate"])
         ids = self.docker.run("service", "ps", "--quiet", "--no-trunc", full).split()
         tasks = (
-            [t for t in self.docker.inspect("inspect", ids) if t.get("Spec") == template]
+            [t for t in self.docker.inspect("task", ids) if _fingerprint(t["Spec"]) == template]
             if ids
             else []
         )
@@ -402,6 +403,8 @@ class SwarmTarget:
     def remove(self, stack: str, environ: Mapping[str, str]) -> RemoveResult:
         self.require_manager()
         live = sorted(self._live_services(stack))
+        # `docker stack rm` removes what carries the namespace label itself: list it first.
+        made = {kind: sorted(self._existing(kind, stack)) for kind in ("secret", "config")}
         if live:
             self.docker.run("stack", "rm", stack)
         deadline = time.monotonic() + 120
@@ -413,16 +416,28 @@ class SwarmTarget:
                     f"`secure-up stack rm {stack}` again",
                 )
             time.sleep(_POLL_SECONDS)
-        removed = []
         for kind in ("secret", "config"):
-            names = sorted(self._existing(kind, stack))
-            removed += [name for name in names if self.docker.ok(kind, "rm", name)]
+            for name in sorted(self._existing(kind, stack)):
+                self.docker.run(kind, "rm", name)
+        removed = made["secret"] + made["config"]
         return RemoveResult(stack, tuple(live), tuple(removed))
 
     def _stack_containers(self, stack: str) -> list[str]:
         return self.docker.run(
             "ps", "--all", "--quiet", "--filter", f"label={tr.STACK_NAMESPACE_LABEL}={stack}"
         ).split()
+
+
+#: What tells a task of the current spec from an older one (Swarm fills other defaults in
+#: the service's copy only, so whole specs never compare equal).
+_FINGERPRINT_FIELDS = ("Image", "Command", "Args", "Env", "Secrets", "Configs", "Mounts", "User")
+
+
+def _fingerprint(task_spec: Mapping[str, Any]) -> str:
+    container = task_spec.get("ContainerSpec") or {}
+    fields = {name: container.get(name) for name in _FINGERPRINT_FIELDS}
+    fields["ForceUpdate"] = task_spec.get("ForceUpdate", 0)
+    return json.dumps(fields, sort_keys=True)
 
 
 def render_report(result: DeployResult, *, json_output: bool) -> str:
