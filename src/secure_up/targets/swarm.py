@@ -304,8 +304,9 @@ class SwarmTarget:
                 self._service_state(stack, name, before, live, changed=changed)
                 for name in stack.services
             ]
-            failed = [r for r in results if r.error and "update" in r.error]
-            if all(r.converged for r in results) or failed or time.monotonic() > deadline:
+            # A service whose update Swarm paused or rolled back will not converge by waiting.
+            settled = all(r.converged or r.error.startswith("update ") for r in results)
+            if settled or time.monotonic() > deadline:
                 return results
             time.sleep(_POLL_SECONDS)
 

@@ -688,7 +688,8 @@ def _deploy(spec: Mapping[str, Any], job: bool, host_network: bool) -> dict[str,
     if "order" not in update:
         # A second task beside the first is only safe without shared state or host ports.
         update["order"] = "stop-first" if host_network or spec.get("volumes") else "start-first"
-    update.setdefault("failure_action", "rollback")
+    # A job's task ends by design, which Swarm's update monitor would call a failure.
+    update.setdefault("failure_action", "continue" if job else "rollback")
     deploy["update_config"] = update
     return deploy
 
