@@ -374,8 +374,19 @@ def translate(
         services=tuple(services),
         jobs=tuple(sorted(jobs & set(services))),
         uses=dict(work.uses),
-        notes=tuple(dict.fromkeys(work.notes)),
+        notes=_grouped(work.notes),
     )
+
+
+def _grouped(notes: Sequence[str]) -> tuple[str, ...]:
+    """``svc: text`` notes with the same text as one line naming every service."""
+    services: dict[str, list[str]] = {}
+    for note in notes:
+        service, _, text = note.partition(": ")
+        services.setdefault(text, [])
+        if service not in services[text]:
+            services[text].append(service)
+    return tuple(f"{', '.join(names)}: {text}" for text, names in services.items())
 
 
 def _check_top_level(work: _Translation) -> None:
