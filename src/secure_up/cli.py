@@ -810,3 +810,64 @@ def renew(
         timeout=timeout,
     )
     raise typer.Exit(run_renew(options))
+
+
+# -- deploying to Docker Swarm ----------------------------------------------------------------
+
+
+@app.command(
+    epilog=_examples(
+        "secure-up deploy wordcount",
+        "secure-up deploy wordcount --dry-run",
+        "secure-up deploy wordcount -s secrets/prod.env -f deploy/docker-compose.yaml --json",
+    ),
+)
+def deploy(
+    stack: Annotated[str, typer.Argument(metavar="STACK", help="The Swarm stack name.")],
+    secrets: SecretsOption = None,
+    file: ComposeFileOption = None,
+    prune: Annotated[
+        bool, typer.Option("--prune/--no-prune", help="Remove secret versions no service uses.")
+    ] = True,
+    keep: Annotated[
+        int, typer.Option("--keep", metavar="N", help="Previous versions kept for a rollback.")
+    ] = 1,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the translated stack; change nothing.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Deploy the compose stack to Docker Swarm with every secret as a Swarm secret.
+
+    Each environment entry built from a secret becomes a versioned Swarm secret,
+    exported to the process by a small entrypoint shim: no value is in any spec.
+    Changed values roll the services that use them; unused versions are removed
+    once the services have converged.
+    """
+    from secure_up.commands import deploy as deploy_commands
+
+    options = deploy_commands.DeployOptions(
+        secrets_files=secrets or [],
+        compose_files=file or [],
+        prune=prune,
+        keep=keep,
+        dry_run=dry_run,
+        json_output=json_output,
+    )
+    raise typer.Exit(deploy_commands.deploy(stack, options))
+
+
+stack_app = typer.Typer(
+    help="Manage stacks deployed with `secure-up deploy`.", no_args_is_help=True
+)
+app.add_typer(stack_app, name="stack")
+
+
+@stack_app.command("rm")
+def stack_rm(
+    stack: Annotated[str, typer.Argument(metavar="STACK", help="The Swarm stack name.")],
+) -> None:
+    """Remove the stack's services and every secret and config version secure-up made for it."""
+    from secure_up.commands import deploy as deploy_commands
+
+    raise typer.Exit(deploy_commands.stack_rm(stack))

@@ -24,8 +24,14 @@ from secure_up.sops.tree import Sequence as TreeSequence
 from secure_up.sopsfile import EncryptedFile
 
 
-def load_secret_values(paths: Sequence[Path], keys: KeyServices) -> SecretValues:
-    """Decrypt every file in memory and merge their variables (later files win)."""
+def load_secret_values(
+    paths: Sequence[Path], keys: KeyServices, *, data_keys: list[bytes] | None = None
+) -> SecretValues:
+    """Decrypt every file in memory and merge their variables (later files win).
+
+    ``data_keys``, when given, receives each file's data key (deploy derives its
+    secret-naming key from them).
+    """
     merged = SecretValues()
     for path in paths:
         encrypted = EncryptedFile.read(path)
@@ -34,6 +40,8 @@ def load_secret_values(paths: Sequence[Path], keys: KeyServices) -> SecretValues
         loose = [where for where in decrypted.unauthenticated if len(where) == 1]
         if loose and encrypted.file_type != "binary":
             raise _unauthenticated_empty(path, loose[0])
+        if data_keys is not None:
+            data_keys.append(decrypted.data_key)
         if encrypted.file_type == "binary":
             payload = decrypted.documents[0].get("data")
             values = parse_shell_env(payload if isinstance(payload, str) else "", str(path))

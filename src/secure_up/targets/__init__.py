@@ -1,0 +1,1 @@
+"""Deploy targets: where `secure-up deploy` puts a stack (Docker Swarm today)."""
