@@ -871,3 +871,77 @@ def stack_rm(
     from secure_up.commands import deploy as deploy_commands
 
     raise typer.Exit(deploy_commands.stack_rm(stack))
+
+
+# -- starting a project ------------------------------------------------------------------------
+
+
+@app.command(
+    epilog=_examples(
+        "secure-up init                        # an age key, .sops.yaml, the secrets file",
+        "secure-up init --generate             # random values for every missing variable",
+        "secure-up init --pgp 902FED5DD17BE43CD5914F57DC848DC22F246371 --format dotenv",
+        "secure-up init --age age1... --pre-commit",
+    ),
+)
+def init(
+    file: ComposeFileOption = None,
+    age: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--age", metavar="RECIPIENT", help="Encrypt to this existing age key."),
+    ] = None,
+    pgp: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--pgp", metavar="FINGERPRINT", help="Encrypt to this existing PGP key."),
+    ] = None,
+    file_format: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="binary (the book's `export K=V` file, default), dotenv, yaml or json.",
+        ),
+    ] = None,
+    generate: Annotated[
+        bool, typer.Option("--generate", help="Random values instead of prompts.")
+    ] = False,
+    length: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--length", help="Length of generated values (32).", show_default=False),
+    ] = None,
+    charset: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--charset", help="alnum (default), ascii or hex.", show_default=False),
+    ] = None,
+    pre_commit: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option(
+            "--pre-commit/--no-pre-commit",
+            help="Add secure-up's hooks to .pre-commit-config.yaml (asked on a terminal).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Set a project up: a key, .sops.yaml and an encrypted secrets file, in one command.
+
+    Creates what is missing and nothing else: an age identity at sops' default place
+    (unless --age or --pgp names an existing key, or one is there), `.sops.yaml` with a
+    rule for secrets/, and the secrets file holding every variable the compose files
+    need that is set nowhere (typed without echo, or --generate'd). Adds .gitignore
+    lines for plaintext copies and keys. Run twice, it changes nothing.
+    """
+    from secure_up.commands import init as init_command
+
+    if file_format not in (None, "binary", "dotenv", "yaml", "json"):
+        raise UsageError(f"unknown --format {file_format!r}", "use binary, dotenv, yaml or json")
+    options = init_command.InitOptions(
+        compose_files=file or [],
+        age=age,
+        pgp=pgp,
+        file_format=file_format,  # type: ignore[arg-type]
+        generate=generate,
+        length=length,
+        charset=charset,
+        pre_commit=pre_commit,
+    )
+    raise typer.Exit(init_command.init(options))

@@ -72,6 +72,7 @@ COMMAND_NAMES = frozenset(
         "edit",
         "encrypt",
         "filestatus",
+        "init",
         "renew",
         "rotate",
         "run",
