@@ -931,6 +931,7 @@ def init(
     lines for plaintext copies and keys. Run twice, it changes nothing.
     """
     from secure_up.commands import init as init_command
+    from secure_up.errors import UsageError
 
     if file_format not in (None, "binary", "dotenv", "yaml", "json"):
         raise UsageError(f"unknown --format {file_format!r}", "use binary, dotenv, yaml or json")
