@@ -252,24 +252,15 @@ class KmsService:
         container roles, which are asked over the network.
         """
         import boto3
-        import botocore.session
 
-        core = botocore.session.Session()
-        home = self._environ.get("HOME") or os.path.expanduser("~")
-        for variable, name, default in (
-            ("AWS_CONFIG_FILE", "config_file", "config"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "credentials_file", "credentials"),
-        ):
-            core.set_config_variable(
-                name, self._environ.get(variable) or os.path.join(home, ".aws", default)
-            )
+        core = _botocore_session(self._environ)
         if profile:
             try:
                 session = boto3.Session(botocore_session=core, profile_name=profile)
             except Exception as error:  # ProfileNotFound, a config file that does not parse
                 raise KeyUnavailable(_sdk_failure(error, profile)) from None
         else:
-            access_key = self._environ.get("AWS_ACCESS_KEY_ID", "")
+            access_key = self._environ.get("AWS_ACCESS_KEY_ID", "")  # "" counts as unset
             secret_key = self._environ.get("AWS_SECRET_ACCESS_KEY", "")
             if bool(access_key) != bool(secret_key):
                 missing = "AWS_SECRET_ACCESS_KEY" if access_key else "AWS_ACCESS_KEY_ID"
@@ -375,6 +366,35 @@ def _sdk_failure(error: BaseException, profile: str) -> str:
         return f"cannot reach AWS: {error}; fix: check the network and AWS_ENDPOINT_URL"
     # Other SDK errors may quote parameters, the data key among them: name only the kind.
     return f"the AWS SDK failed ({type(error).__name__})"
+
+
+def _botocore_session(environ: Mapping[str, str]) -> Any:
+    """A botocore session whose settings come from ``environ``, never from ``os.environ``.
+
+    botocore reads its variables (AWS_PROFILE, AWS_CONFIG_FILE, AWS_CA_BUNDLE, retries,
+    ...) through one provider chain each; we build the same chains over our mapping.
+    """
+    import botocore.session
+    from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES, ConfigChainFactory
+
+    # As the AWS SDKs: a variable set to "" counts as unset.
+    variables = {name: value for name, value in environ.items() if value}
+    home = variables.get("HOME") or os.path.expanduser("~")
+    variables.setdefault("AWS_CONFIG_FILE", os.path.join(home, ".aws", "config"))
+    variables.setdefault("AWS_SHARED_CREDENTIALS_FILE", os.path.join(home, ".aws", "credentials"))
+    core = botocore.session.Session()
+    chains = ConfigChainFactory(session=core, environ=variables)
+    store = core.get_component("config_store")
+    for name, (option, env_names, default, convert) in BOTOCORE_DEFAUT_SESSION_VARIABLES.items():
+        chain = chains.create_config_chain(
+            instance_name=name,
+            env_var_names=env_names,
+            config_property_names=option,
+            default=default,
+            conversion_func=convert,
+        )
+        store.set_config_provider(name, chain)
+    return core
 
 
 def _client_config() -> Any:
