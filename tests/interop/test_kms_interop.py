@@ -277,3 +277,18 @@ def test_doctor_says_where_aws_credentials_come_from_without_showing_them(
     assert "AWS_ACCESS_KEY_ID" in line
     assert ACCESS_KEY_ID not in output
     assert SECRET_ACCESS_KEY not in output
+
+
+def test_updatekeys_follows_a_kms_rule(
+    sops: Sops, secure_up: SecureUp, kms: Kms, plain: Path
+) -> None:
+    first, second = kms.new_key(), kms.new_key()
+    encrypted = _secure_up_encrypt(secure_up, kms, plain, "--kms", first)
+    (plain.parent / ".sops.yaml").write_text(
+        f"creation_rules:\n  - kms: {second}\n    aws_profile: ''\n"
+    )
+    secure_up.run("updatekeys", "-y", str(encrypted), cwd=plain.parent, env=kms.env)
+    text = encrypted.read_text()
+    assert second in text
+    assert first not in text
+    assert sops.run("decrypt", str(encrypted), env=kms.env).stdout.decode() == DOC

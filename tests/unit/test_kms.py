@@ -41,7 +41,8 @@ def test_only_a_kms_key_arn_is_a_recipient(text: str) -> None:
 def test_a_context_is_key_value_pairs() -> None:
     assert parse_context("app:billing,env:prod") == {"app": "billing", "env": "prod"}
     assert parse_context("") == {}
-    for bad in ("app", "app:b:c", ":x"):
+    assert parse_context("owner:arn:aws:iam::1:role/x") == {"owner": "arn:aws:iam::1:role/x"}
+    for bad in ("app", ":x"):
         with pytest.raises(UsageError, match="is not a key:value pair"):
             parse_context(bad)
 
