@@ -466,6 +466,24 @@ def encrypt(
             show_default=False,
         ),
     ] = None,
+    kms: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--kms",
+            metavar="ARN[,ARN...]",
+            help="Comma-separated AWS KMS key ARNs to encrypt to (ARN+ROLE_ARN to assume a role).",
+            show_default=False,
+        ),
+    ] = None,
+    encryption_context: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--encryption-context",
+            metavar="KEY:VALUE[,...]",
+            help="AWS KMS encryption context for the --kms keys (and the rule's kms keys).",
+            show_default=False,
+        ),
+    ] = None,
     in_place: Annotated[
         bool,
         typer.Option(
@@ -558,6 +576,8 @@ def encrypt(
         rules={kind: value for kind, value in rules.items() if value is not None},
         mac_only_encrypted=mac_only_encrypted,
         config=config,
+        kms=kms,
+        encryption_context=encryption_context,
     )
 
 
@@ -681,6 +701,22 @@ def rotate(
             "--rm-pgp", help="Stop encrypting to this fingerprint (repeatable).", show_default=False
         ),
     ] = None,
+    add_kms: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--add-kms",
+            help="Also encrypt to this AWS KMS key ARN (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    rm_kms: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--rm-kms",
+            help="Stop encrypting to this AWS KMS key ARN (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     input_type: InputType = None,
 ) -> None:
     """Give each file a NEW data key and re-encrypt every value with it.
@@ -688,9 +724,16 @@ def rotate(
     Do this when a key may have leaked or someone must lose access: whoever kept the
     old data key cannot read values written after a rotate. (To only change who can
     open the file, with the same data key, use `updatekeys`.) Files that also hold
-    age/KMS keys are refused: secure-up cannot wrap the new key for those.
+    age/GCP/Azure/Vault keys are refused: secure-up cannot wrap the new key for those.
     """
-    secret_commands.rotate(files, add_pgp=add_pgp or [], rm_pgp=rm_pgp or [], input_type=input_type)
+    secret_commands.rotate(
+        files,
+        add_pgp=add_pgp or [],
+        rm_pgp=rm_pgp or [],
+        add_kms=add_kms or [],
+        rm_kms=rm_kms or [],
+        input_type=input_type,
+    )
 
 
 @_command(
@@ -717,7 +760,7 @@ def updatekeys(
     Shows the change (+added / -removed fingerprints) and asks before writing.
     Not a rotation: a removed recipient who kept a copy of the file (or its data
     key) can still read it, and values do not change. To lock someone out, run
-    `secure-up rotate` afterwards. secure-up manages PGP recipients only.
+    `secure-up rotate` afterwards. secure-up manages PGP and AWS KMS recipients.
     """
     secret_commands.updatekeys(paths, yes=yes, config=config)
 

@@ -62,7 +62,7 @@ _RULE_FIELDS: Final = frozenset(
         "key_groups",
         "shamir_threshold",
         "mac_only_encrypted",
-        "aws_profile",  # only qualifies kms keys, which secure-up cannot use
+        "aws_profile",  # the profile of the rule's top-level kms keys
         *_RULE_KEY_FIELDS,
         *ENCRYPTION_RULE_FIELDS,
     }
@@ -115,8 +115,8 @@ class KeyGroupSpec:
     """The master keys of one key group: each can open the group's share of the data key.
 
     ``pgp`` holds fingerprints without spaces, upper-cased; ``age`` recipients.
-    ``other`` keeps the key types secure-up cannot use (kms, gcp_kms, ...) as
-    written, by field name, so that callers can name them in an error.
+    ``other`` keeps the other key types (kms, gcp_kms, ...) as written, by field
+    name: :mod:`secure_up.recipients` reads ``kms``; callers name the rest in errors.
     """
 
     pgp: list[str] = field(default_factory=list)
@@ -270,6 +270,9 @@ class _ConfigReader:
         groups_node = fields.get("key_groups")
         if groups_node is None or not self._sequence(groups_node, "key_groups", allow_null=True):
             keys = {name: self._key_list(fields[name], allow_csv=True) for name in top_level}
+            profile = self._string(fields.get("aws_profile"))
+            if profile and keys.get("kms"):  # as sops' KMS key string: ARN[+ROLE]|CONTEXT|PROFILE
+                keys["kms"] = [f"{arn}||{profile}" for arn in keys["kms"]]
             return [self._group_from_lists(keys)] if any(keys.values()) else []
         if top_level:
             raise self._error(

@@ -18,7 +18,7 @@ from typing import Final
 
 from secure_up.config import CreationRule, KeyGroupSpec
 from secure_up.errors import ConfigError, SecureUpError, UsageError
-from secure_up.sops.metadata import KeyGroup, MasterKey, Metadata
+from secure_up.sops.metadata import KeyGroup, KmsKey, MasterKey, Metadata
 
 _FINGERPRINT: Final = re.compile(r"[0-9A-F]{40}|[0-9A-F]{64}")
 
@@ -48,6 +48,14 @@ def _same(key: MasterKey, recipient: Recipient) -> bool:
     return key.identifier == identifier
 
 
+def _named_by(key: MasterKey, recipient: Recipient) -> bool:
+    """Whether ``--rm-KIND`` names ``key``: a bare KMS ARN[+ROLE] names it whatever its context."""
+    kind, identifier = recipient
+    if kind == "kms" and key.kind == "kms" and "|" not in identifier:
+        return key.identifier.split("|")[0] == identifier
+    return _same(key, recipient)
+
+
 def _describe(recipient: Recipient) -> str:
     kind, identifier = recipient
     return identifier if kind == "pgp" else f"{kind} {identifier}"
@@ -73,14 +81,14 @@ def change_recipients(
 ) -> None:
     """Apply ``--add-KIND`` (to the first key group, as sops does) and ``--rm-KIND``."""
     present = metadata.master_keys
-    missing = [r for r in removed if not any(_same(key, r) for key in present)]
+    missing = [r for r in removed if not any(_named_by(key, r) for key in present)]
     if missing:
         raise UsageError(
             f"{', '.join(map(_describe, missing))} is not a recipient of {path}",
             f"list the recipients with `secure-up filestatus` or in the sops section of {path}",
         )
     for group in metadata.key_groups:
-        group.keys = [key for key in group.keys if not any(_same(key, r) for r in removed)]
+        group.keys = [key for key in group.keys if not any(_named_by(key, r) for r in removed)]
     first = metadata.key_groups[0]
     kept = metadata.master_keys
     first.keys += [new_key(*r) for r in added if not any(_same(key, r) for key in kept)]
@@ -89,7 +97,7 @@ def change_recipients(
         raise UsageError(
             f"removing those recipients would leave key group {empty[0]} of {path} empty, "
             "and nobody could open the file",
-            "add another recipient (--add-pgp, --add-age) in the same command",
+            "add another recipient (--add-pgp, --add-age, --add-kms) in the same command",
         )
 
 
@@ -122,7 +130,39 @@ class RecipientChange:
 
 def rule_recipients(spec: KeyGroupSpec) -> list[Recipient]:
     """The recipients a creation rule's key group names, of the kinds secure-up wraps."""
-    return [("pgp", fp) for fp in spec.pgp] + [("age", recipient) for recipient in spec.age]
+    return (
+        [("pgp", fp) for fp in spec.pgp]
+        + [("kms", _kms_recipient(entry)) for entry in spec.other.get("kms", [])]
+        + [("age", recipient) for recipient in spec.age]
+    )
+
+
+def _kms_recipient(entry: object) -> str:
+    """A ``kms`` entry of ``.sops.yaml`` as sops names the key (``KmsKey.identifier``).
+
+    A string is ``ARN[+ROLE]`` (sops splits off the role); a key group's entry is a
+    mapping with ``arn``, ``role``, ``context`` and ``aws_profile``.
+    """
+    if isinstance(entry, str):
+        return entry.replace(" ", "")
+    if not isinstance(entry, dict) or not isinstance(entry.get("arn"), str):
+        raise ConfigError(
+            f"a kms entry of .sops.yaml has no arn: {entry!r}",
+            "write each kms entry of a key group as `- arn: arn:aws:kms:...` "
+            "(with optional role, context and aws_profile)",
+        )
+    context = entry.get("context") or {}
+    if not isinstance(context, dict):
+        raise ConfigError(
+            f"the context of the kms entry {entry['arn']} in .sops.yaml is not a mapping",
+            "write it as `context: {key: value, ...}`",
+        )
+    return KmsKey(
+        arn=entry["arn"],
+        role=str(entry.get("role") or ""),
+        context={str(name): str(value) for name, value in context.items()},
+        aws_profile=str(entry.get("aws_profile") or ""),
+    ).identifier
 
 
 def plan_recipients(

@@ -158,20 +158,31 @@ def test_mac_mismatch_with_ignore_mac_still_decrypts(
     assert SECRET.encode() in result.stdout
 
 
-def test_only_kms_keys(tmp_path: Path, secure_up: SecureUp, encrypted_yaml: Path) -> None:
+def test_only_keys_secure_up_does_not_handle(
+    tmp_path: Path, secure_up: SecureUp, encrypted_yaml: Path
+) -> None:
+    """GCP KMS, Azure Key Vault, Vault transit and HuaweiCloud KMS: refused, each named."""
     text = encrypted_yaml.read_text()
     start = text.index("    pgp:\n")
     end = text.index("    unencrypted_suffix")
-    kms = (
-        "    kms:\n        - arn: arn:aws:kms:eu-west-1:111122223333:key/abc\n"
-        '          created_at: "2024-01-01T00:00:00Z"\n          enc: AQICAHh\n'
-        '          aws_profile: ""\n'
+    others = (
+        "    gcp_kms:\n        - resource_id: projects/p/locations/global/keyRings/r/cryptoKeys/k\n"
+        '          created_at: "2024-01-01T00:00:00Z"\n          enc: CiQA\n'
+        "    hckms:\n        - key_id: cn-north-4:0e0e0e0e-0000-0000-0000-000000000000\n"
+        '          created_at: "2024-01-01T00:00:00Z"\n          enc: AAAA\n'
+        "    azure_kv:\n        - vault_url: https://v.vault.azure.net\n          name: k\n"
+        '          version: "1"\n'
+        '          created_at: "2024-01-01T00:00:00Z"\n          enc: AAAA\n'
+        "    hc_vault:\n        - vault_address: http://127.0.0.1:8200\n"
+        "          engine_path: transit\n          key_name: k\n"
+        '          created_at: "2024-01-01T00:00:00Z"\n          enc: vault:v1:AAAA\n'
     )
     encrypted_yaml.write_text(text[:start] + text[end:])
     encrypted_yaml.write_text(
-        encrypted_yaml.read_text().replace("    lastmodified", kms + "    lastmodified", 1)
+        encrypted_yaml.read_text().replace("    lastmodified", others + "    lastmodified", 1)
     )
-    _fails(secure_up.run("decrypt", str(encrypted_yaml), check=False), 128, "kms")
+    result = secure_up.run("decrypt", str(encrypted_yaml), check=False)
+    _fails(result, 128, "azure_kv, gcp_kms, hc_vault, hckms", "use sops for those")
 
 
 def test_no_matching_secret_key(

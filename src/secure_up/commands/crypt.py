@@ -17,9 +17,11 @@ from secure_up.errors import (
     UsageError,
 )
 from secure_up.extract import extract_value, parse_path
-from secure_up.keys.registry import new_key
+from secure_up.keys.kms import new_key as kms_key
+from secure_up.keys.kms import parse_context
+from secure_up.keys.registry import KINDS, new_key
 from secure_up.keys.services import KeyServices, key_services
-from secure_up.sops.metadata import KeyGroup, Metadata, parse_metadata
+from secure_up.sops.metadata import KeyGroup, KmsKey, Metadata, parse_metadata
 from secure_up.sops.rules import DEFAULT_RULE, EncryptionRule, RuleKind
 from secure_up.sops.stores import file_type_for, store_for
 from secure_up.sopsfile import EncryptedFile, encrypt_new, read_input
@@ -109,33 +111,47 @@ def new_metadata(
     config: Path | None,
     environ: Mapping[str, str],
     binary: bool,
+    kms: str | None = None,
+    encryption_context: str | None = None,
 ) -> Metadata:
     """Recipients and rule for a new file: from the options, else from .sops.yaml."""
     rule = _rule_from_options(rules)
-    if pgp:
-        fingerprints = [fp.strip().replace(" ", "").upper() for fp in pgp.split(",") if fp.strip()]
-        groups = [KeyGroup(keys=[new_key("pgp", fp) for fp in fingerprints])]
+    if pgp or kms:
+        fingerprints = [fp.strip().replace(" ", "").upper() for fp in (pgp or "").split(",")]
+        keys = [new_key("pgp", fp) for fp in fingerprints if fp]
+        context = parse_context(encryption_context or "")
+        keys += [kms_key(arn, context=context) for arn in (kms or "").split(",") if arn.strip()]
+        groups = [KeyGroup(keys=keys)]
         threshold = 0
     else:
         from secure_up.config import find_config, load_config  # PyYAML: only when needed
+        from secure_up.recipients import rule_recipients
 
         config_path = find_config(Path.cwd(), config, environ)
         if config_path is None:
             raise ConfigError(
-                f"no recipients for {path}: no --pgp given, and no .sops.yaml in "
+                f"no recipients for {path}: no --pgp or --kms given, and no .sops.yaml in "
                 f"{Path.cwd()} or above it (it is searched from the current directory, as "
                 "sops does)",
-                "pass --pgp FINGERPRINT, run where your .sops.yaml is, or name it with --config",
+                "pass --pgp FINGERPRINT (or --kms ARN), run where your .sops.yaml is, or name it "
+                "with --config",
             )
         creation = load_config(config_path).rule_for(path)
         groups = [
-            KeyGroup(keys=[new_key("pgp", fp) for fp in spec.pgp]) for spec in creation.key_groups
+            KeyGroup(keys=[new_key(*r) for r in rule_recipients(spec) if r[0] in KINDS])
+            for spec in creation.key_groups
         ]
         groups = [group for group in groups if group.keys]
+        if encryption_context:  # as sops: for the rule's kms keys that name no context
+            context = parse_context(encryption_context)
+            for key in (key for group in groups for key in group.keys):
+                if isinstance(key, KmsKey) and not key.context:
+                    key.context = dict(context)
         if not groups:
             raise ConfigError(
-                f"the creation rule of {config_path} for {path} names no PGP key",
-                "add pgp fingerprints to the rule (secure-up encrypts with PGP only)",
+                f"the creation rule of {config_path} for {path} names no key secure-up can "
+                f"encrypt with ({', '.join(KINDS)})",
+                "add pgp fingerprints or kms ARNs to the rule",
             )
         threshold = creation.shamir_threshold
         if rule is None and creation.encryption_rule is not None:
@@ -167,6 +183,8 @@ def encrypt(
     mac_only_encrypted: bool,
     config: Path | None,
     environ: Mapping[str, str] | None = None,
+    kms: str | None = None,
+    encryption_context: str | None = None,
 ) -> None:
     environ = os.environ if environ is None else environ
     file_type = file_type_for(path, input_type)
@@ -179,6 +197,8 @@ def encrypt(
         config=config,
         environ=environ,
         binary=out_type == "binary",
+        kms=kms,
+        encryption_context=encryption_context,
     )
     data = read_input(path)
     with keys_for(environ) as keys:

@@ -80,6 +80,7 @@ def run_checks(
     files = _secrets_files(environ, secrets_files, cwd)
     yield from _gpg_checks(environ, files)
     yield from _renewal_checks(files)
+    yield _aws_check(environ)
     probes = _Probes(environ)
     yield _compose_check(probes)
     yield _engine_check(probes)
@@ -138,6 +139,22 @@ def _gpg_checks(
             yield from _secrets_file_checks(services, keys, secrets_files)
     except SecureUpError as error:
         yield Check("gpg", False, error.what, error.fix)
+
+
+def _aws_check(environ: Mapping[str, str]) -> Check:
+    """Whether AWS credentials are there, and from where: never the credentials themselves."""
+    with key_services(environ, interactive=False) as services:
+        kms = services.service("kms")
+        assert kms is not None  # noqa: S101 - the registry's kms entry
+        found = kms.identities()
+    if found:
+        return Check("AWS credentials", True, ", ".join(found))
+    return Check(
+        "AWS credentials",
+        True,  # only files with AWS KMS keys need them; their own check fails without
+        "none in the environment or ~/.aws (needed only for files with AWS KMS keys; an EC2 "
+        "or container role is not checked here)",
+    )
 
 
 def _keys_check(environ: Mapping[str, str], gpg: GnuPG, keys: list[SecretKey]) -> Check:

@@ -42,6 +42,7 @@ from secure_up.errors import (
     UsageError,
 )
 from secure_up.extract import extract_value
+from secure_up.keys.kms import recipient as kms_recipient
 from secure_up.keys.registry import KINDS, new_key
 from secure_up.keys.services import KeyServices, key_services, new_data_key
 from secure_up.locking import lock_timeout, locked
@@ -234,12 +235,17 @@ def rotate(
     input_type: str | None = None,
     environ: Mapping[str, str] | None = None,
     console: Console | None = None,
+    add_kms: Sequence[str] = (),
+    rm_kms: Sequence[str] = (),
 ) -> None:
     """Give each file a new data key: every value re-encrypted, recipients changed as asked."""
     environ = os.environ if environ is None else environ
     console = console or Console.system()
     added = [("pgp", parse_fingerprint(fp, "--add-pgp")) for fp in add_pgp]
     removed = [("pgp", parse_fingerprint(fp, "--rm-pgp")) for fp in rm_pgp]
+    # As sops, each value may be a comma-separated list; kms_recipient checks each ARN.
+    added += [("kms", kms_recipient(arn)) for value in add_kms for arn in value.split(",") if arn]
+    removed += [("kms", kms_recipient(arn)) for value in rm_kms for arn in value.split(",") if arn]
     with _keys(environ, console) as keys:
         for path in paths:
             _rotate_one(

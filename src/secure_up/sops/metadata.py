@@ -133,6 +133,15 @@ class KmsKey(MasterKey):
     context: dict[str, str] = field(default_factory=dict)
     aws_profile: str = ""
 
+    @property
+    def identifier(self) -> str:
+        """As sops' ``ToString``: ``ARN[+ROLE][|CONTEXT][|PROFILE]``, CONTEXT sorted ``k:v,...``."""
+        text = f"{self.arn}+{self.role}" if self.role else self.arn
+        context = ",".join(f"{name}:{self.context[name]}" for name in sorted(self.context))
+        if self.aws_profile:
+            return f"{text}|{context}|{self.aws_profile}"
+        return f"{text}|{context}" if context else text
+
 
 @dataclass(kw_only=True)
 class GcpKmsKey(MasterKey):
