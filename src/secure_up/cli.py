@@ -431,6 +431,15 @@ def encrypt(
             show_default=False,
         ),
     ] = None,
+    age: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--age",
+            metavar="RECIPIENT[,RECIPIENT...]",
+            help="Comma-separated age recipients (age1..., or SSH public keys) to encrypt to.",
+            show_default=False,
+        ),
+    ] = None,
     in_place: Annotated[
         bool,
         typer.Option(
@@ -502,7 +511,7 @@ def encrypt(
 ) -> None:
     """Encrypt a plaintext file with a new data key, like `sops encrypt`.
 
-    Recipients and the encryption rule come from --pgp and the rule options,
+    Recipients and the encryption rule come from --pgp/--age and the rule options,
     else from the first creation rule of .sops.yaml whose path_regex matches
     the file. At most one encryption rule may be given.
     """
@@ -517,6 +526,7 @@ def encrypt(
     commands.encrypt(
         file,
         pgp=pgp,
+        age=age,
         in_place=in_place,
         input_type=input_type,
         output_type=output_type,
@@ -646,6 +656,20 @@ def rotate(
             "--rm-pgp", help="Stop encrypting to this fingerprint (repeatable).", show_default=False
         ),
     ] = None,
+    add_age: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--add-age", help="Also encrypt to this age recipient (repeatable).", show_default=False
+        ),
+    ] = None,
+    rm_age: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--rm-age",
+            help="Stop encrypting to this age recipient (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     input_type: InputType = None,
 ) -> None:
     """Give each file a NEW data key and re-encrypt every value with it.
@@ -653,9 +677,16 @@ def rotate(
     Do this when a key may have leaked or someone must lose access: whoever kept the
     old data key cannot read values written after a rotate. (To only change who can
     open the file, with the same data key, use `updatekeys`.) Files that also hold
-    age/KMS keys are refused: secure-up cannot wrap the new key for those.
+    KMS (or other cloud) keys are refused: secure-up cannot wrap the new key for those.
     """
-    secret_commands.rotate(files, add_pgp=add_pgp or [], rm_pgp=rm_pgp or [], input_type=input_type)
+    secret_commands.rotate(
+        files,
+        add_pgp=add_pgp or [],
+        rm_pgp=rm_pgp or [],
+        add_age=add_age or [],
+        rm_age=rm_age or [],
+        input_type=input_type,
+    )
 
 
 @app.command(
@@ -682,7 +713,7 @@ def updatekeys(
     Shows the change (+added / -removed fingerprints) and asks before writing.
     Not a rotation: a removed recipient who kept a copy of the file (or its data
     key) can still read it, and values do not change. To lock someone out, run
-    `secure-up rotate` afterwards. secure-up manages PGP recipients only.
+    `secure-up rotate` afterwards. secure-up manages PGP and age recipients.
     """
     secret_commands.updatekeys(paths, yes=yes, config=config)
 

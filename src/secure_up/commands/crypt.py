@@ -81,33 +81,41 @@ def new_metadata(
     config: Path | None,
     environ: Mapping[str, str],
     binary: bool,
+    age: str | None = None,
 ) -> Metadata:
     """Recipients and rule for a new file: from the options, else from .sops.yaml."""
     rule = _rule_from_options(rules)
-    if pgp:
-        fingerprints = [fp.strip().replace(" ", "").upper() for fp in pgp.split(",") if fp.strip()]
-        groups = [KeyGroup(keys=[new_key("pgp", fp) for fp in fingerprints])]
+    if pgp or age:
+        # One key group, as sops makes from --pgp and --age.
+        fingerprints = [fp.strip().replace(" ", "").upper() for fp in (pgp or "").split(",")]
+        recipients = [("pgp", fp) for fp in fingerprints if fp]
+        recipients += [("age", r.strip()) for r in (age or "").split(",") if r.strip()]
+        groups = [KeyGroup(keys=[new_key(kind, who) for kind, who in recipients])]
         threshold = 0
     else:
         from secure_up.config import find_config, load_config  # PyYAML: only when needed
+        from secure_up.recipients import rule_recipients
 
         config_path = find_config(Path.cwd(), config, environ)
         if config_path is None:
             raise ConfigError(
-                f"no recipients for {path}: no --pgp given, and no .sops.yaml in "
+                f"no recipients for {path}: no --pgp or --age given, and no .sops.yaml in "
                 f"{Path.cwd()} or above it (it is searched from the current directory, as "
                 "sops does)",
-                "pass --pgp FINGERPRINT, run where your .sops.yaml is, or name it with --config",
+                "pass --pgp FINGERPRINT or --age RECIPIENT, run where your .sops.yaml is, or "
+                "name it with --config",
             )
         creation = load_config(config_path).rule_for(path)
         groups = [
-            KeyGroup(keys=[new_key("pgp", fp) for fp in spec.pgp]) for spec in creation.key_groups
+            KeyGroup(keys=[new_key(kind, who) for kind, who in rule_recipients(spec)])
+            for spec in creation.key_groups
         ]
         groups = [group for group in groups if group.keys]
         if not groups:
             raise ConfigError(
-                f"the creation rule of {config_path} for {path} names no PGP key",
-                "add pgp fingerprints to the rule (secure-up encrypts with PGP only)",
+                f"the creation rule of {config_path} for {path} names no PGP or age key",
+                "add pgp fingerprints or age recipients to the rule (secure-up encrypts with "
+                "those)",
             )
         threshold = creation.shamir_threshold
         if rule is None and creation.encryption_rule is not None:
@@ -139,6 +147,7 @@ def encrypt(
     mac_only_encrypted: bool,
     config: Path | None,
     environ: Mapping[str, str] | None = None,
+    age: str | None = None,
 ) -> None:
     environ = os.environ if environ is None else environ
     file_type = file_type_for(path, input_type)
@@ -146,6 +155,7 @@ def encrypt(
     metadata = new_metadata(
         path,
         pgp=pgp,
+        age=age,
         rules=rules,
         mac_only_encrypted=mac_only_encrypted,
         config=config,

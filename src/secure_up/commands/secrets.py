@@ -217,6 +217,8 @@ def rotate(
     *,
     add_pgp: Sequence[str] = (),
     rm_pgp: Sequence[str] = (),
+    add_age: Sequence[str] = (),
+    rm_age: Sequence[str] = (),
     input_type: str | None = None,
     environ: Mapping[str, str] | None = None,
     console: Console | None = None,
@@ -226,6 +228,8 @@ def rotate(
     console = console or Console.system()
     added = [("pgp", parse_fingerprint(fp, "--add-pgp")) for fp in add_pgp]
     removed = [("pgp", parse_fingerprint(fp, "--rm-pgp")) for fp in rm_pgp]
+    added += [("age", new_key("age", recipient).identifier) for recipient in add_age]
+    removed += [("age", recipient.strip()) for recipient in rm_age]
     with _keys(environ, console) as keys:
         for path in paths:
             _rotate_one(

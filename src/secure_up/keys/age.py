@@ -42,7 +42,7 @@ MAX_KEY_FILE_SIZE: Final = 1 << 20
 #: Seconds SOPS_AGE_KEY_CMD may take (it may wait for a password manager's unlock).
 KEY_COMMAND_TIMEOUT: Final = 120.0
 
-_SECRET_KEY_PREFIX: Final = "AGE-SECRET-KEY-1"
+_SECRET_KEY_PREFIX: Final = "AGE-SECRET-KEY-1"  # noqa: S105 - a prefix, not a key
 _PLUGIN_PREFIX: Final = "AGE-PLUGIN-"
 #: How an age-encrypted (passphrase-protected) identity file starts, binary or armored.
 _ENCRYPTED_FILE_STARTS: Final = ("age-encryption.org/", "-----BEGIN AGE ENCRYPTED FILE-----")
@@ -134,39 +134,41 @@ def parse_identities(text: str, source: str) -> list[AgeIdentity]:
 def parse_ssh_identity(data: bytes, source: str) -> AgeIdentity:
     """An SSH private key (ed25519 or RSA, OpenSSH or PEM format) as an age identity."""
     import pyrage
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
+    openssh = serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     try:
         if b"-----BEGIN OPENSSH PRIVATE KEY-----" in data:
-            private = serialization.load_ssh_private_key(data, password=None)
+            public = (
+                serialization.load_ssh_private_key(data, None).public_key().public_bytes(*openssh)
+            )
         else:
-            private = serialization.load_pem_private_key(data, password=None)
+            public = (
+                serialization.load_pem_private_key(data, None).public_key().public_bytes(*openssh)
+            )
     except TypeError:  # cryptography's word for "needs a password"
         raise IdentityError(
             f"{source} is a passphrase-protected SSH key, which secure-up cannot unlock; point "
             f"{SSH_KEY_FILE_VARIABLE} at a copy without a passphrase (on a tmpfs), or use an "
             "age key"
         ) from None
-    except Exception:  # noqa: BLE001 - any parse failure means the same to the user
+    except (ValueError, UnsupportedAlgorithm):
         raise IdentityError(f"{source} is not an SSH private key secure-up can read") from None
-    public = (
-        private.public_key()
-        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-        .decode()
-    )
-    if not public.startswith(_SSH_TYPES):
+    recipient = public.decode()
+    if not recipient.startswith(_SSH_TYPES):
         raise IdentityError(
-            f"{source} is a {public.split()[0]} key; age takes only ssh-ed25519 and ssh-rsa keys"
+            f"{source} is a {recipient.split()[0]} key; age takes only ssh-ed25519 and ssh-rsa keys"
         )
     try:
         handle = pyrage.ssh.Identity.from_buffer(data)
     except pyrage.IdentityError:
         raise IdentityError(f"{source} is an SSH key age cannot use") from None
-    return AgeIdentity(public, source, handle)
+    return AgeIdentity(recipient, source, handle)
 
 
 def read_key_file(path: Path, source: str) -> bytes:
-    """A key file's bytes: a regular file, at most :data:`MAX_KEY_FILE_SIZE` (else IdentityError)."""
+    """A key file's bytes: a regular file of at most :data:`MAX_KEY_FILE_SIZE` bytes."""
     try:
         # O_NONBLOCK: opening a FIFO someone put there must not hang us.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -177,14 +179,18 @@ def read_key_file(path: Path, source: str) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise IdentityError(f"{source} is not a regular file")
         if info.st_size > MAX_KEY_FILE_SIZE:
-            raise IdentityError(f"{source} is larger than {MAX_KEY_FILE_SIZE} bytes: not a key file")
+            raise _too_large(source)
         try:
             data = file.read(MAX_KEY_FILE_SIZE + 1)
         except OSError as error:
             raise IdentityError(f"cannot read {source}: {error.strerror}") from None
     if len(data) > MAX_KEY_FILE_SIZE:
-        raise IdentityError(f"{source} is larger than {MAX_KEY_FILE_SIZE} bytes: not a key file")
+        raise _too_large(source)
     return data
+
+
+def _too_large(source: str) -> IdentityError:
+    return IdentityError(f"{source} is larger than {MAX_KEY_FILE_SIZE} bytes: not a key file")
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -254,7 +260,9 @@ def _command_identities(
     try:
         argv = shlex.split(command)
     except ValueError:
-        raise IdentityError(f"{KEY_COMMAND_VARIABLE} is not a command line (unbalanced quotes)") from None
+        raise IdentityError(
+            f"{KEY_COMMAND_VARIABLE} is not a command line (unbalanced quotes)"
+        ) from None
     if not argv:
         raise IdentityError(f"{KEY_COMMAND_VARIABLE} is empty")
     # Never hand the command our own secret variables it does not need.
@@ -338,7 +346,8 @@ class AgeService:
         if not candidates:
             raise KeyUnavailable(self._reason("no age identity found"), None)
         try:
-            data_key = pyrage.decrypt(key.enc.encode(), [identity.handle for identity in candidates])
+            handles = [identity.handle for identity in candidates]
+            data_key = pyrage.decrypt(key.enc.encode(), handles)
         except pyrage.DecryptError:
             if holders:
                 reason = (
