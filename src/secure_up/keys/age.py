@@ -174,16 +174,22 @@ def read_key_file(path: Path, source: str) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
         raise IdentityError(f"cannot open {source}: {error.strerror}") from None
-    with os.fdopen(fd, "rb") as file:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise IdentityError(f"{source} is not a regular file")
         if info.st_size > MAX_KEY_FILE_SIZE:
             raise _too_large(source)
-        try:
-            data = file.read(MAX_KEY_FILE_SIZE + 1)
-        except OSError as error:
-            raise IdentityError(f"cannot read {source}: {error.strerror}") from None
+        chunks = []
+        size = 0
+        while size <= MAX_KEY_FILE_SIZE and (chunk := os.read(fd, MAX_KEY_FILE_SIZE + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as error:
+        raise IdentityError(f"cannot read {source}: {error.strerror}") from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_KEY_FILE_SIZE:
         raise _too_large(source)
     return data
