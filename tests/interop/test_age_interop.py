@@ -571,3 +571,7 @@ def test_secure_up_mixes_pgp_and_age_in_one_group_from_the_command_line(
         run_sops(sops, "decrypt", str(encrypted), env=age_only, cwd=home).stdout
         == (PLAINTEXTS["json"])
     )
+    # CI with age only: no gpg on the machine at all, and the PGP entry comes first.
+    no_gpg = clean_env(home, gpg_keys, SOPS_GPG_EXEC="/nonexistent/gpg", **age_keys.x25519.env)
+    ours = run_secure_up("decrypt", str(encrypted), env=no_gpg, cwd=home)
+    assert ours.stdout == PLAINTEXTS["json"]

@@ -17,6 +17,7 @@ is reported only when no identity could open the file, as sops does.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import stat
@@ -244,15 +245,19 @@ def load_identities(environ: Mapping[str, str], run_command: RunCommand) -> Load
     ssh_file = environ.get(SSH_KEY_FILE_VARIABLE)
     if ssh_file is not None:
         source = f"{SSH_KEY_FILE_VARIABLE} ({ssh_file})"
-        take(source, lambda: [parse_ssh_identity(read_key_file(Path(ssh_file), source), source)])
+        take(source, lambda: _ssh_identities(Path(ssh_file), source))
     home = environ.get("HOME")
     for name in ("id_ed25519", "id_rsa") if home else ():
         path = Path(home or "") / ".ssh" / name
         if path.exists():
-            take(str(path), lambda p=path: [parse_ssh_identity(read_key_file(p, str(p)), str(p))])  # type: ignore[misc]
+            take(str(path), functools.partial(_ssh_identities, path, str(path)))
         else:
             loaded.places.append(str(path))
     return loaded
+
+
+def _ssh_identities(path: Path, source: str) -> list[AgeIdentity]:
+    return [parse_ssh_identity(read_key_file(path, source), source)]
 
 
 def _key_file_identities(path: Path, source: str) -> list[AgeIdentity]:
