@@ -9,7 +9,7 @@ log() { echo "bootstrap: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 # shellcheck source=scripts/lib/debian.sh
 source scripts/lib/debian.sh
-ensure_debian_packages gnupg make
+ensure_debian_packages gnupg make age openssh-client
 
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv

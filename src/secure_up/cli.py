@@ -466,6 +466,15 @@ def encrypt(
             show_default=False,
         ),
     ] = None,
+    age: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--age",
+            metavar="RECIPIENT[,RECIPIENT...]",
+            help="Comma-separated age recipients (age1..., or SSH public keys) to encrypt to.",
+            show_default=False,
+        ),
+    ] = None,
     kms: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -555,7 +564,7 @@ def encrypt(
 ) -> None:
     """Encrypt a plaintext file with a new data key, like `sops encrypt`.
 
-    Recipients and the encryption rule come from --pgp and the rule options,
+    Recipients and the encryption rule come from --pgp/--age and the rule options,
     else from the first creation rule of .sops.yaml whose path_regex matches
     the file. At most one encryption rule may be given.
     """
@@ -570,6 +579,7 @@ def encrypt(
     commands.encrypt(
         file,
         pgp=pgp,
+        age=age,
         in_place=in_place,
         input_type=input_type,
         output_type=output_type,
@@ -701,6 +711,20 @@ def rotate(
             "--rm-pgp", help="Stop encrypting to this fingerprint (repeatable).", show_default=False
         ),
     ] = None,
+    add_age: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--add-age", help="Also encrypt to this age recipient (repeatable).", show_default=False
+        ),
+    ] = None,
+    rm_age: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--rm-age",
+            help="Stop encrypting to this age recipient (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     add_kms: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option(
@@ -724,7 +748,8 @@ def rotate(
     Do this when a key may have leaked or someone must lose access: whoever kept the
     old data key cannot read values written after a rotate. (To only change who can
     open the file, with the same data key, use `updatekeys`.) Files that also hold
-    age/GCP/Azure/Vault keys are refused: secure-up cannot wrap the new key for those.
+    Cloud keys other than AWS KMS (GCP, Azure, Vault) are refused: secure-up cannot wrap
+    the new key for those.
     """
     secret_commands.rotate(
         files,
@@ -732,6 +757,8 @@ def rotate(
         rm_pgp=rm_pgp or [],
         add_kms=add_kms or [],
         rm_kms=rm_kms or [],
+        add_age=add_age or [],
+        rm_age=rm_age or [],
         input_type=input_type,
     )
 
@@ -760,7 +787,7 @@ def updatekeys(
     Shows the change (+added / -removed fingerprints) and asks before writing.
     Not a rotation: a removed recipient who kept a copy of the file (or its data
     key) can still read it, and values do not change. To lock someone out, run
-    `secure-up rotate` afterwards. secure-up manages PGP and AWS KMS recipients.
+    `secure-up rotate` afterwards. secure-up manages PGP, age and AWS KMS recipients.
     """
     secret_commands.updatekeys(paths, yes=yes, config=config)
 

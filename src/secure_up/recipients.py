@@ -45,6 +45,10 @@ def _same(key: MasterKey, recipient: Recipient) -> bool:
         return False
     if kind == "pgp":  # fingerprints are compared as sops does: case-insensitively
         return key.identifier.upper() == identifier.upper()
+    if kind == "age":  # age1 in any case; an SSH key with or without its comment
+        from secure_up.keys.age import same_recipient
+
+        return same_recipient(key.identifier, identifier)
     return key.identifier == identifier
 
 

@@ -337,12 +337,19 @@ def test_rotate_several_files_of_every_format(sops: Sops, shell_file: Path) -> N
 def test_rotate_refuses_a_file_with_keys_it_cannot_wrap(sops: Sops, tmp_path: Path) -> None:
     path = sops_file(sops, tmp_path, "app.json", FORMATS[1].plaintext)
     document = json.loads(path.read_text())
-    document["sops"]["age"] = [{"recipient": "age1example", "enc": "-----BEGIN AGE..."}]
+    # age is a kind secure-up wraps now; GCP KMS it does not.
+    document["sops"]["gcp_kms"] = [
+        {
+            "resource_id": "projects/p/locations/global/keyRings/r/cryptoKeys/k",
+            "created_at": "2024-01-01T00:00:00Z",
+            "enc": "CiQA",
+        }
+    ]
     path.write_text(json.dumps(document, indent="\t") + "\n")
     before = path.read_bytes()
     result = secure_up(sops.keys, "rotate", str(path), check=False)
     assert result.returncode == 1
-    assert b"age keys" in result.stderr
+    assert b"gcp_kms keys" in result.stderr
     assert b"sops rotate" in result.stderr
     assert path.read_bytes() == before
 

@@ -113,12 +113,16 @@ def new_metadata(
     binary: bool,
     kms: str | None = None,
     encryption_context: str | None = None,
+    age: str | None = None,
 ) -> Metadata:
     """Recipients and rule for a new file: from the options, else from .sops.yaml."""
     rule = _rule_from_options(rules)
-    if pgp or kms:
+    if pgp or kms or age:
+        # One key group, as sops makes from --pgp, --age and --kms.
         fingerprints = [fp.strip().replace(" ", "").upper() for fp in (pgp or "").split(",")]
-        keys = [new_key("pgp", fp) for fp in fingerprints if fp]
+        recipients = [("pgp", fp) for fp in fingerprints if fp]
+        recipients += [("age", r.strip()) for r in (age or "").split(",") if r.strip()]
+        keys = [new_key(kind, who) for kind, who in recipients]
         context = parse_context(encryption_context or "")
         keys += [kms_key(arn, context=context) for arn in (kms or "").split(",") if arn.strip()]
         groups = [KeyGroup(keys=keys)]
@@ -130,11 +134,11 @@ def new_metadata(
         config_path = find_config(Path.cwd(), config, environ)
         if config_path is None:
             raise ConfigError(
-                f"no recipients for {path}: no --pgp or --kms given, and no .sops.yaml in "
-                f"{Path.cwd()} or above it (it is searched from the current directory, as "
+                f"no recipients for {path}: no --pgp, --age or --kms given, and no .sops.yaml "
+                f"in {Path.cwd()} or above it (it is searched from the current directory, as "
                 "sops does)",
-                "pass --pgp FINGERPRINT (or --kms ARN), run where your .sops.yaml is, or name it "
-                "with --config",
+                "pass --pgp FINGERPRINT, --age RECIPIENT or --kms ARN, run where your "
+                ".sops.yaml is, or name it with --config",
             )
         creation = load_config(config_path).rule_for(path)
         groups = [
@@ -151,7 +155,7 @@ def new_metadata(
             raise ConfigError(
                 f"the creation rule of {config_path} for {path} names no key secure-up can "
                 f"encrypt with ({', '.join(KINDS)})",
-                "add pgp fingerprints or kms ARNs to the rule",
+                "add pgp fingerprints, age recipients or kms ARNs to the rule",
             )
         threshold = creation.shamir_threshold
         if rule is None and creation.encryption_rule is not None:
@@ -185,6 +189,7 @@ def encrypt(
     environ: Mapping[str, str] | None = None,
     kms: str | None = None,
     encryption_context: str | None = None,
+    age: str | None = None,
 ) -> None:
     environ = os.environ if environ is None else environ
     file_type = file_type_for(path, input_type)
@@ -192,6 +197,7 @@ def encrypt(
     metadata = new_metadata(
         path,
         pgp=pgp,
+        age=age,
         rules=rules,
         mac_only_encrypted=mac_only_encrypted,
         config=config,

@@ -1,7 +1,9 @@
 """``doctor``: is this machine ready for secure-up? Per item: OK, or the problem and the fix.
 
-It checks what a run needs, in the order a run needs it: gpg and its agent,
-the secret keys and which secrets files they open, the compose command, a
+It checks what a run needs, in the order a run needs it: gpg and its agent
+(only when a file has PGP recipients, or a file cannot be read), the age
+identities (when a file has age recipients or an age variable is set), which
+key opens which secrets file, the compose command, a
 Docker engine, and the ``.sops.yaml`` that applies. It uses the same keyring a
 command would (an ephemeral one when ``SECURE_UP_GPG_KEY`` is set). Every
 check has a timeout and gpg is never allowed to ask for a passphrase, so
@@ -19,11 +21,15 @@ from pathlib import Path
 from typing import TextIO
 
 from secure_up.errors import SecureUpError
+from secure_up.keys.age import SECRET_VARIABLES as AGE_SECRET_VARIABLES
+from secure_up.keys.age import SSH_KEY_FILE_VARIABLE, AgeService
 from secure_up.keys.pgp import GnuPG, PgpService, SecretKey
 from secure_up.keys.services import KeyServices, key_services
 from secure_up.keys.session import KEY_VARIABLE, key_variable_set
 from secure_up.process import capture
 
+#: Variables that point doctor at age identities even when no file names an age recipient.
+AGE_VARIABLES = (*AGE_SECRET_VARIABLES, SSH_KEY_FILE_VARIABLE)
 #: Seconds a probe (docker, compose) may take before we call it hung.
 PROBE_TIMEOUT = 10.0
 #: ``docker info`` waits for an engine that is not there; give up sooner.
@@ -78,7 +84,7 @@ def run_checks(
 ) -> Iterator[Check]:
     """Every check, as each finishes (so a slow one shows what came before it)."""
     files = _secrets_files(environ, secrets_files, cwd)
-    yield from _gpg_checks(environ, files)
+    yield from _key_checks(environ, files)
     yield from _renewal_checks(files)
     yield _aws_check(environ)
     probes = _Probes(environ)
@@ -118,24 +124,27 @@ def _secrets_files(
         return error
 
 
-def _gpg_checks(
+def _key_checks(
     environ: Mapping[str, str], secrets_files: list[Path] | SecureUpError
 ) -> Iterator[Check]:
+    """gpg when a file (or SECURE_UP_GPG_KEY) needs it, age when one does, then each file."""
+    kinds = _kinds_in(secrets_files)
+    need_gpg = kinds is None or "pgp" in kinds or key_variable_set(environ)
+    need_age = (kinds is not None and "age" in kinds) or any(
+        name in environ for name in AGE_VARIABLES
+    )
     try:
         with key_services(environ, interactive=False) as services:
-            pgp = services.service("pgp")
-            assert isinstance(pgp, PgpService)  # noqa: S101 - the registry's pgp entry
-            gpg = pgp.gpg
-            version = ".".join(map(str, gpg.version))
-            yield Check("gpg", True, f"GnuPG {version}")
-            try:
-                gpg.start_agent()
-            except SecureUpError as error:
-                yield Check("gpg-agent", False, error.what, error.fix)
-                return  # without an agent, gpg cannot use a secret key
-            yield Check("gpg-agent", True, f"answers for {gpg.home}")
-            keys = gpg.secret_keys()
-            yield _keys_check(environ, gpg, keys)
+            keys: list[SecretKey] = []
+            if need_gpg:
+                gpg_ok = True
+                for check in _gpg_checks(environ, services, keys):
+                    gpg_ok = gpg_ok and check.ok
+                    yield check
+                if not gpg_ok and not need_age:
+                    return  # without gpg no file opens: the checks above say why
+            if need_age:
+                yield _age_check(services, kinds or set())
             yield from _secrets_file_checks(services, keys, secrets_files)
     except SecureUpError as error:
         yield Check("gpg", False, error.what, error.fix)
@@ -154,6 +163,67 @@ def _aws_check(environ: Mapping[str, str]) -> Check:
         True,  # only files with AWS KMS keys need them; their own check fails without
         "none in the environment or ~/.aws (needed only for files with AWS KMS keys; an EC2 "
         "or container role is not checked here)",
+    )
+
+
+def _kinds_in(secrets_files: list[Path] | SecureUpError) -> set[str] | None:
+    """The master key kinds of the files; None when a file cannot be read (then check all)."""
+    from secure_up.sopsfile import EncryptedFile
+
+    if isinstance(secrets_files, SecureUpError) or not secrets_files:
+        return None
+    kinds: set[str] = set()
+    for path in secrets_files:
+        try:
+            kinds |= {key.kind for key in EncryptedFile.read(path).metadata.master_keys}
+        except SecureUpError:
+            return None
+    return kinds
+
+
+def _gpg_checks(
+    environ: Mapping[str, str], services: KeyServices, found: list[SecretKey]
+) -> Iterator[Check]:
+    """gpg, its agent and its secret keys (appended to ``found``)."""
+    try:
+        pgp = services.service("pgp")
+        assert isinstance(pgp, PgpService)  # noqa: S101 - the registry's pgp entry
+        gpg = pgp.gpg
+        version = ".".join(map(str, gpg.version))
+        yield Check("gpg", True, f"GnuPG {version}")
+        try:
+            gpg.start_agent()
+        except SecureUpError as error:
+            yield Check("gpg-agent", False, error.what, error.fix)
+            return  # without an agent, gpg cannot use a secret key
+        yield Check("gpg-agent", True, f"answers for {gpg.home}")
+        found += gpg.secret_keys()
+        yield _keys_check(environ, gpg, found)
+    except SecureUpError as error:
+        yield Check("gpg", False, error.what, error.fix)
+
+
+def _age_check(services: KeyServices, kinds: set[str]) -> Check:
+    age = services.service("age")
+    assert isinstance(age, AgeService)  # noqa: S101 - the registry's age entry
+    loaded = age.loaded
+    if loaded.problems:
+        return Check(
+            "age identities",
+            False,
+            "; ".join(loaded.problems),
+            "fix or unset the variable or file named (sops reads the same places)",
+        )
+    if not loaded.identities:
+        return Check(
+            "age identities",
+            "age" not in kinds,  # a failure only when a file has age recipients
+            f"none in {', '.join(loaded.places)}",
+            "put your age key in SOPS_AGE_KEY_FILE or ~/.config/sops/age/keys.txt (in CI set "
+            "SOPS_AGE_KEY to the key file's text)",
+        )
+    return Check(
+        "age identities", True, ", ".join(identity.describe() for identity in loaded.identities)
     )
 
 
@@ -201,7 +271,11 @@ def _secrets_file_check(services: KeyServices, keys: list[SecretKey], path: Path
         return Check(item, False, _one_line(error.what), error.fix)
     recipients = [key.fingerprint for group in metadata.key_groups for key in group.pgp]
     openers = [key.describe() for key in keys if any(key.matches(fp) for fp in recipients)]
-    return Check(item, True, "opened by " + (", ".join(openers) or "a key of this keyring"))
+    age_keys = [key for key in metadata.master_keys if key.kind == "age"]
+    age = services.service("age") if age_keys else None
+    if isinstance(age, AgeService):
+        openers += [identity.describe() for key in age_keys for identity in age.holders(key)]
+    return Check(item, True, "opened by " + (", ".join(openers) or "a key this machine holds"))
 
 
 class _Probes:

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from secure_up.preflight import PreflightReport
 
 #: Our own settings, never handed on to the child (one of them may hold a private key).
-_OWN_VARIABLE_PREFIX = "SECURE_UP_"
+#: Our own variables, and sops' age key variables (a key, a key file, a command that prints
+#: one): the child needs none of them, and they open every secrets file.
+_OWN_VARIABLE_PREFIX = ("SECURE_UP_", "SOPS_AGE_KEY")
 
 
 @dataclass

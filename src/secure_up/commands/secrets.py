@@ -232,6 +232,8 @@ def rotate(
     *,
     add_pgp: Sequence[str] = (),
     rm_pgp: Sequence[str] = (),
+    add_age: Sequence[str] = (),
+    rm_age: Sequence[str] = (),
     input_type: str | None = None,
     environ: Mapping[str, str] | None = None,
     console: Console | None = None,
@@ -246,6 +248,8 @@ def rotate(
     # As sops, each value may be a comma-separated list; kms_recipient checks each ARN.
     added += [("kms", kms_recipient(arn)) for value in add_kms for arn in value.split(",") if arn]
     removed += [("kms", kms_recipient(arn)) for value in rm_kms for arn in value.split(",") if arn]
+    added += [("age", new_key("age", recipient).identifier) for recipient in add_age]
+    removed += [("age", recipient.strip()) for recipient in rm_age]
     with _keys(environ, console) as keys:
         for path in paths:
             _rotate_one(

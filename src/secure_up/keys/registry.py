@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Final
 
 from secure_up.errors import SecureUpError
-from secure_up.keys import kms, pgp
+from secure_up.keys import age, kms, pgp
 from secure_up.keys.interface import KeyKind
 from secure_up.sops.metadata import MasterKey
 
-KINDS: Final[dict[str, KeyKind]] = {kind.kind: kind for kind in (pgp.KIND, kms.KIND)}
+KINDS: Final[dict[str, KeyKind]] = {kind.kind: kind for kind in (pgp.KIND, age.KIND, kms.KIND)}
 
 
 def new_key(kind: str, recipient: str) -> MasterKey:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 from secure_up.errors import NoKeyError, SecureUpError
-from secure_up.keys.interface import KeyContext, KeyKind, KeyService, KeyUnavailable
+from secure_up.keys.interface import KeyContext, KeyKind, KeyService
 from secure_up.keys.registry import KINDS
 from secure_up.sops.cipher import DATA_KEY_SIZE
 from secure_up.sops.metadata import KeyGroup, Metadata, format_rfc3339
@@ -62,12 +62,14 @@ class KeyServices:
 
     def _open_group(self, group: KeyGroup, failures: list[str]) -> bytes | None:
         for key in group.keys:
-            service = self.service(key.kind)
-            if service is None:
-                continue
             try:
+                service = self.service(key.kind)
+                if service is None:
+                    continue
                 return service.open(key)
-            except KeyUnavailable as error:
+            except SecureUpError as error:
+                # A kind this machine cannot use at all (no gpg) must not stop another
+                # kind of the same group (an age key in CI) from opening the file.
                 failures.append(f"{key.kind} {key.identifier}: {error.what}")
         return None
 
