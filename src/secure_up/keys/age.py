@@ -229,7 +229,7 @@ def ensure_identity_file(path: Path) -> tuple[str, bool]:
         try:
             identities = parse_identities(_decode(read_key_file(path, source), source), source)
         except IdentityError as error:
-            raise SecureUpError(str(error), f"fix or move {path}; it is never overwritten") from None
+            raise SecureUpError(str(error), f"fix or move {path}") from None
         if not identities:
             raise SecureUpError(f"{source} holds no age identity", f"fix or move {path}")
         return identities[0].recipient, False
