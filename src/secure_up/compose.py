@@ -232,7 +232,12 @@ def find_secrets_files(
     return [default] if default.is_file() else []
 
 
-def _declared_secrets(compose_file: Path) -> list[Path]:
+def declared_secrets_files(compose_files: Sequence[Path]) -> list[Path]:
+    """The files ``x-secure-up.secrets`` names, whether they exist or not (``init`` makes them)."""
+    return [path for file in compose_files for path in _declared_secrets(file, checked=False)]
+
+
+def _declared_secrets(compose_file: Path, *, checked: bool = True) -> list[Path]:
     import yaml  # see the module docstring
 
     extension = dict(_mapping_items(_load_nodes(compose_file))).get(EXTENSION_KEY)
@@ -249,7 +254,8 @@ def _declared_secrets(compose_file: Path) -> list[Path]:
             fix=f"write it as `{EXTENSION_KEY}: {{secrets: [secrets/environment.secrets]}}`",
         )
     origin = f"listed in {EXTENSION_KEY} of {compose_file}"
-    return [_existing(compose_file.parent / str(item.value), origin) for item in secrets.value]
+    paths = [compose_file.parent / str(item.value) for item in secrets.value]
+    return [_existing(path, origin) for path in paths] if checked else paths
 
 
 # -- the argv ---------------------------------------------------------------

@@ -102,8 +102,8 @@ def init(
     environ = os.environ if environ is None else environ
     report = InitReport()
     compose_files = compose.find_compose_files(cwd, options.compose_files, environ)
+    secrets_file = _secrets_file(cwd, compose_files, options.file_format)
     recipient = _recipient(options, environ, report)
-    secrets_file = _secrets_file(cwd, compose_files, environ, options.file_format)
     config_path = _sops_config(cwd, recipient, secrets_file, report)
     _secrets(options, cwd, compose_files, environ, secrets_file, config_path, report)
     _gitignore(cwd, report)
@@ -181,12 +181,16 @@ def _sops_config(
 # -- 3. the secrets file -------------------------------------------------------------------------
 
 
-def _secrets_file(
-    cwd: Path, compose_files: Sequence[Path], environ: Mapping[str, str], file_format: Format | None
-) -> Path:
-    declared = compose.find_secrets_files([], environ, compose_files, cwd=cwd)
-    if declared and (file_format is None or declared[0].exists()):
-        return declared[0]
+def _secrets_file(cwd: Path, compose_files: Sequence[Path], file_format: Format | None) -> Path:
+    declared = compose.declared_secrets_files(compose_files)
+    if declared:
+        path = declared[0].resolve()
+        if file_format is not None and _file_type(path, None) != file_format:
+            raise UsageError(
+                f"the compose file names {path} as its secrets file, which is not {file_format}",
+                "leave out --format, or change x-secure-up.secrets in the compose file",
+            )
+        return path
     suffix = _SUFFIXES[file_format or "binary"]
     return cwd / "secrets" / f"environment{suffix}"
 
