@@ -19,7 +19,7 @@ import random
 import string
 import time
 
-from secure_up.masking import Masker
+from secure_up.launch.masking import Masker
 
 GOAL_MB_S = 300.0
 WORST_GOAL_MB_S = 100.0

@@ -23,10 +23,10 @@ if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
 
 from typing import NoReturn  # noqa: E402 - after the SIGINT handler, on purpose
 
+from secure_up.cli.fastpath import parse as parse_fast  # noqa: E402
+from secure_up.cli.fastpath import route  # noqa: E402
 from secure_up.errors import ExitCode, SecureUpError  # noqa: E402
-from secure_up.fastpath import parse as parse_fast  # noqa: E402
-from secure_up.fastpath import route  # noqa: E402
-from secure_up.hardening import harden_process  # noqa: E402
+from secure_up.system.hardening import harden_process  # noqa: E402
 
 #: The exit status of a Python process whose standard streams cannot be flushed at exit.
 _FLUSH_FAILED = 120
@@ -52,7 +52,7 @@ def _run(args: list[str]) -> int:
     if fast is not None:
         command, arguments = fast
         return command.call(arguments) or ExitCode.OK
-    from secure_up.cli import app  # Typer: only when the full parser is needed
+    from secure_up.cli.app import app  # Typer: only when the full parser is needed
 
     app(args=args, prog_name="secure-up")
     return ExitCode.OK

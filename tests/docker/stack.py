@@ -29,8 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
-from secure_up.secret_values import SecretValues
-from secure_up.shellenv import parse_shell_env
+from secure_up.launch.secret_values import SecretValues
+from secure_up.launch.shellenv import parse_shell_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DIR = REPO_ROOT / "deploy"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from secure_up.secret_values import SecretValues
+from secure_up.launch.secret_values import SecretValues
 from tests.conftest import require
 from tests.docker.stack import (
     REPO_ROOT,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from secure_up.shellenv import parse_shell_env
+from secure_up.launch.shellenv import parse_shell_env
 from tests.docker.stack import (
     COMPOSE_FILES,
     DEMO_KEY,

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from secure_up.secret_values import SecretValues
-from secure_up.shellenv import parse_shell_env
+from secure_up.launch.secret_values import SecretValues
+from secure_up.launch.shellenv import parse_shell_env
 from tests.conftest import require
 from tests.docker.stack import (
     COMPOSE_FILES,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from secure_up.config import CreationRule, find_config, load_config
 from secure_up.errors import ConfigError
+from secure_up.sopsfile.config import CreationRule, find_config, load_config
 from tests.conftest import GpgKeys, SecureUp, Sops
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from secure_up.atomic import remove_stale_temporaries
-from secure_up.locking import locked
+from secure_up.system.atomic import remove_stale_temporaries
+from secure_up.system.locking import locked
 from tests.conftest import GpgKeys, Sops
 
 pytestmark = [pytest.mark.sops, pytest.mark.gpg]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from secure_up.process import PRISTINE_NAMES, PRISTINE_PREFIXES
+from secure_up.system.process import PRISTINE_NAMES, PRISTINE_PREFIXES
 from tests.conftest import GpgKeys
 from tests.interop.test_shellenv_bash import sourced_by_bash
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from secure_up.errors import FormatError
-from secure_up.shellenv import format_shell_assignment, parse_shell_env
+from secure_up.launch.shellenv import format_shell_assignment, parse_shell_env
 from tests.conftest import require
 from tests.unit.test_shellenv import VALID_CASES, names, shell_values
 

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secure_up.compose import (
+from secure_up.errors import FormatError, InputFileError, SecureUpError, UsageError
+from secure_up.launch.compose import (
     UseKind,
     VariableUse,
     Which,
@@ -35,7 +36,6 @@ from secure_up.compose import (
     project_directory,
     scan_template,
 )
-from secure_up.errors import FormatError, InputFileError, SecureUpError, UsageError
 from tests.conftest import require
 
 

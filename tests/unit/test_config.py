@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from secure_up.config import (
+from secure_up.errors import ConfigError, ExitCode
+from secure_up.sopsfile.config import (
     NO_RULE,
     CreationRule,
     KeyGroupSpec,
     find_config,
     load_config,
 )
-from secure_up.errors import ConfigError, ExitCode
 
 ALICE = "A" * 40
 BOB = "B" * 40
@@ -61,7 +61,7 @@ class TestFindConfig:
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
         (tmp_path / ".sops.yml").write_text("creation_rules: []\n")
-        with caplog.at_level(logging.WARNING, logger="secure_up.config"):
+        with caplog.at_level(logging.WARNING, logger="secure_up.sopsfile.config"):
             found = find_config(tmp_path, None, {})
         # tmp_path's parents (/tmp, /) hold no .sops.yaml on a sane machine
         assert found is None or not found.is_relative_to(tmp_path)
@@ -152,7 +152,7 @@ class TestLoadConfig:
     def test_unknown_keys_are_ignored_with_a_warning(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
-        with caplog.at_level(logging.WARNING, logger="secure_up.config"):
+        with caplog.at_level(logging.WARNING, logger="secure_up.sopsfile.config"):
             rule = single_rule(tmp_path, f"- path_regexp: ^prod/\n  pgp: {ALICE}\n")
         assert rule.path_regex == ""
         assert "path_regexp" in caplog.text

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from secure_up.edit_session import (
+from secure_up.editing.edit_session import (
     EditAbandonedError,
     edit_plaintext,
     editor_command,
 )
 from secure_up.errors import ExitCode, UsageError
-from secure_up.process import ChildStartError
 from secure_up.sops import tree
 from secure_up.sops.stores import FileType
+from secure_up.system.process import ChildStartError
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -30,8 +30,8 @@ runpy.run_module("secure_up", run_name="__main__", alter_sys=True)
     ("module", "args"),
     [
         ("secure_up.errors", ["decrypt", "missing.yaml"]),  # the entry point's own imports
-        ("secure_up.fastpath", ["decrypt", "missing.yaml"]),
-        ("secure_up.hardening", ["decrypt", "missing.yaml"]),
+        ("secure_up.cli.fastpath", ["decrypt", "missing.yaml"]),
+        ("secure_up.system.hardening", ["decrypt", "missing.yaml"]),
         ("typer", ["--help"]),  # the full parser, loaded inside main()
         ("secure_up.commands.crypt", ["decrypt", "missing.yaml"]),
     ],

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from secure_up import fastpath
-from secure_up.cli import app
+from secure_up.cli import fastpath
+from secure_up.cli.app import app
 
 
 def _typer_options(name: str) -> dict[str, str]:

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="prctl is Linux'
 
 PROBE = """
 import json, resource, subprocess
-from secure_up.hardening import harden_process, is_dumpable, original_core_limit
-from secure_up.hardening import restore_core_limit
+from secure_up.system.hardening import harden_process, is_dumpable, original_core_limit
+from secure_up.system.hardening import restore_core_limit
 before = is_dumpable()
 harden_process()
 harden_process()  # idempotent: the original limit is not overwritten by 0

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from secure_up.config import load_config
 from secure_up.errors import UsageError
 from secure_up.keys.interface import KeyContext
 from secure_up.keys.kms import KmsService, new_key, parse_context, recipient, session_name
-from secure_up.recipients import rule_recipients
+from secure_up.sopsfile.config import load_config
+from secure_up.sopsfile.recipients import rule_recipients
 
 ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ROLE = "arn:aws:iam::111122223333:role/sops"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from secure_up.atomic import atomic_write
 from secure_up.errors import InputFileError, UsageError
-from secure_up.locking import DEFAULT_TIMEOUT, LockTimeoutError, lock_timeout, locked
+from secure_up.system.atomic import atomic_write
+from secure_up.system.locking import DEFAULT_TIMEOUT, LockTimeoutError, lock_timeout, locked
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_the_lock_is_released_after_the_block_and_on_errors(target: Path) -> Non
 
 def test_another_process_waits_then_gets_the_lock(target: Path) -> None:
     code = (
-        "import sys, time; from pathlib import Path; from secure_up.locking import locked\n"
+        "import sys, time; from pathlib import Path; from secure_up.system.locking import locked\n"
         "start = time.monotonic()\n"
         "with locked(Path(sys.argv[1]), timeout=10): print(time.monotonic() - start)\n"
     )
@@ -62,7 +62,7 @@ def test_another_process_waits_then_gets_the_lock(target: Path) -> None:
 
 def test_another_process_gives_up_and_names_the_file(target: Path) -> None:
     code = (
-        "import sys; from pathlib import Path; from secure_up.locking import locked\n"
+        "import sys; from pathlib import Path; from secure_up.system.locking import locked\n"
         "from secure_up.errors import SecureUpError\n"
         "try:\n"
         "    with locked(Path(sys.argv[1]), timeout=0.2): pass\n"

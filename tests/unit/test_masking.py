@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from secure_up.masking import Masker
+from secure_up.launch.masking import Masker
 
 STARS = b"*****"
 

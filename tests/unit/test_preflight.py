@@ -10,9 +10,9 @@ from textwrap import dedent
 import pytest
 import yaml
 
-from secure_up.compose import interpolated_variables
 from secure_up.errors import ExitCode
-from secure_up.preflight import MissingVariablesError, PreflightReport, preflight
+from secure_up.launch.compose import interpolated_variables
+from secure_up.launch.preflight import MissingVariablesError, PreflightReport, preflight
 
 COMPOSE = """\
 x-unused:

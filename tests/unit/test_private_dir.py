@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from secure_up.private_dir import filesystem_type, private_directory, remove_orphans
+from secure_up.system.private_dir import filesystem_type, private_directory, remove_orphans
 
 PREFIX = "secure-up-test-"
 

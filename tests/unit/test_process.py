@@ -1,7 +1,7 @@
 """Running the child: environment, exit codes, signals, stdin, masked output, ptys, GitHub.
 
 Everything runs real processes. Scenarios that involve our own signals or
-terminal run ``secure_up.process`` in a driver process (``DRIVER`` below) so
+terminal run ``secure_up.system.process`` in a driver process (``DRIVER`` below) so
 that the test can signal it, feed its stdin, or be its terminal.
 """
 
@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from secure_up import process
-from secure_up.masking import Masker
-from secure_up.process import ChildStartError, child_environment, run_child
-from secure_up.secret_values import SecretValues
+from secure_up.launch.masking import Masker
+from secure_up.launch.secret_values import SecretValues
+from secure_up.system import process
+from secure_up.system.process import ChildStartError, child_environment, run_child
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,12 +34,12 @@ SECRET = "s3cr3t-Pa55w0rd"
 SECRETS = SecretValues({"DB_PASSWORD": SECRET}, {"DB_PASSWORD": "secrets/app.env"})
 PYTHON = sys.executable
 
-#: Runs one function of secure_up.process with a JSON config from $DRIVER_CONFIG.
+#: Runs one function of secure_up.system.process with a JSON config from $DRIVER_CONFIG.
 DRIVER = """
 import json, os, sys
-from secure_up import process
-from secure_up.masking import Masker
-from secure_up.secret_values import SecretValues
+from secure_up.system import process
+from secure_up.launch.masking import Masker
+from secure_up.launch.secret_values import SecretValues
 config = json.loads(os.environ.pop("DRIVER_CONFIG"))
 secrets = SecretValues(config["secrets"])
 env = process.child_environment(config["base"], secrets, pristine=config["pristine"])

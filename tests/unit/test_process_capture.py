@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from secure_up.errors import ExitCode
-from secure_up.process import capture
+from secure_up.system.process import capture
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from secure_up.config import CreationRule, KeyGroupSpec
 from secure_up.errors import ConfigError, SecureUpError, UsageError
-from secure_up.recipients import (
+from secure_up.sops.metadata import GcpKmsKey, KeyGroup, MasterKey, Metadata, PgpKey
+from secure_up.sopsfile.config import CreationRule, KeyGroupSpec
+from secure_up.sopsfile.recipients import (
     RecipientChange,
     change_recipients,
     parse_fingerprint,
     plan_recipients,
     refuse_keys_we_cannot_wrap,
 )
-from secure_up.sops.metadata import GcpKmsKey, KeyGroup, MasterKey, Metadata, PgpKey
 
 FILE = Path("secrets/app.yaml")
 A, B, C, D = "A" * 40, "B" * 40, "C" * 40, "D" * 40

@@ -7,10 +7,14 @@ from pathlib import Path
 import pytest
 
 from secure_up.errors import FormatError, SecureUpError
-from secure_up.shell_payload import change_payload, set_shell_variable, unset_shell_variable
-from secure_up.shellenv import parse_shell_env
+from secure_up.launch.shellenv import parse_shell_env
 from secure_up.sops import tree
 from secure_up.sops.stores.binary_store import DATA_KEY
+from secure_up.sopsfile.shell_payload import (
+    change_payload,
+    set_shell_variable,
+    unset_shell_variable,
+)
 
 FILE = Path("secrets/environment.secrets")
 PAYLOAD = (

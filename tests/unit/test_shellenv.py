@@ -9,7 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secure_up.errors import FormatError, UsageError
-from secure_up.shellenv import BASH_SPECIAL_VARIABLES, format_shell_assignment, parse_shell_env
+from secure_up.launch.shellenv import (
+    BASH_SPECIAL_VARIABLES,
+    format_shell_assignment,
+    parse_shell_env,
+)
 
 #: Shell text -> the variables `set -a; source FILE` sets. tests/interop runs them through bash.
 VALID_CASES: dict[str, tuple[str, dict[str, str]]] = {

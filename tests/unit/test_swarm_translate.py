@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from secure_up.secret_values import SecretValues
+from secure_up.launch.secret_values import SecretValues
 from secure_up.targets import swarm_translate as tr
 from secure_up.targets.interface import dependents
 

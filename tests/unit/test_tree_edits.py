@@ -9,7 +9,7 @@ import pytest
 from secure_up.errors import SecureUpError, UsageError
 from secure_up.sops import tree
 from secure_up.sops.stores import FileType
-from secure_up.tree_edits import KeyPath, assign, parse_key, remove
+from secure_up.sopsfile.edits import KeyPath, assign, parse_key, remove
 
 FILE = Path("secrets/app.yaml")
 

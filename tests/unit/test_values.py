@@ -14,8 +14,7 @@ from typing import BinaryIO
 
 import pytest
 
-from secure_up.errors import UsageError
-from secure_up.values import (
+from secure_up.editing.values import (
     CHARSETS,
     DEFAULT_LENGTH,
     MAX_STDIN_VALUE,
@@ -23,6 +22,7 @@ from secure_up.values import (
     generate_value,
     read_value,
 )
+from secure_up.errors import UsageError
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_no_pipe_and_no_terminal_explains_how_to_give_a_value() -> None:
 _PROMPT_CHILD = """
 import hashlib, sys
 from secure_up.errors import SecureUpError
-from secure_up.values import open_terminal, read_value
+from secure_up.editing.values import open_terminal, read_value
 try:
     value = read_value("DBPASS", stdin=sys.stdin.buffer, terminal=open_terminal())
 except SecureUpError as error:

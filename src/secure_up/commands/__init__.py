@@ -1,1 +1,1 @@
-"""What each command does, one module per family; :mod:`secure_up.cli` only parses."""
+"""What each command does, one module per family; :mod:`secure_up.cli.app` only parses."""

@@ -16,7 +16,6 @@ from secure_up.errors import (
     SecureUpError,
     UsageError,
 )
-from secure_up.extract import extract_value, parse_path
 from secure_up.keys.kms import new_key as kms_key
 from secure_up.keys.kms import parse_context
 from secure_up.keys.registry import KINDS, new_key
@@ -25,6 +24,7 @@ from secure_up.sops.metadata import KeyGroup, KmsKey, Metadata, parse_metadata
 from secure_up.sops.rules import DEFAULT_RULE, EncryptionRule, RuleKind
 from secure_up.sops.stores import file_type_for, store_for
 from secure_up.sopsfile import EncryptedFile, encrypt_new, read_input
+from secure_up.sopsfile.extract import extract_value, parse_path
 
 
 def keys_for(environ: Mapping[str, str]) -> AbstractContextManager[KeyServices]:
@@ -128,8 +128,8 @@ def new_metadata(
         groups = [KeyGroup(keys=keys)]
         threshold = 0
     else:
-        from secure_up.config import find_config, load_config  # PyYAML: only when needed
-        from secure_up.recipients import rule_recipients
+        from secure_up.sopsfile.config import find_config, load_config  # PyYAML: only when needed
+        from secure_up.sopsfile.recipients import rule_recipients
 
         config_path = find_config(Path.cwd(), config, environ)
         if config_path is None:
@@ -210,7 +210,7 @@ def encrypt(
     with keys_for(environ) as keys:
         output = encrypt_new(data, file_type, metadata, keys, out_type)
     if in_place:
-        from secure_up.atomic import atomic_write  # only -i writes a file
+        from secure_up.system.atomic import atomic_write  # only -i writes a file
 
         atomic_write(path, output)
     else:

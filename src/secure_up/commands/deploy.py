@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from secure_up import compose, process
 from secure_up.errors import ExitCode, SecureUpError, UsageError
 from secure_up.keys.services import key_services
-from secure_up.preflight import preflight
-from secure_up.secret_values import SecretValues
-from secure_up.secrets_loader import load_secret_values
+from secure_up.launch import compose
+from secure_up.launch.preflight import preflight
+from secure_up.launch.secret_values import SecretValues
+from secure_up.launch.secrets_loader import load_secret_values
+from secure_up.system import process
 from secure_up.targets.interface import ApplyOptions, DeployRequest, dependents
 from secure_up.targets.swarm import SwarmPlan, SwarmTarget
 from secure_up.targets.swarm_translate import naming_key

@@ -26,7 +26,7 @@ from secure_up.keys.age import SSH_KEY_FILE_VARIABLE, AgeService
 from secure_up.keys.pgp import GnuPG, PgpService, SecretKey
 from secure_up.keys.services import KeyServices, key_services
 from secure_up.keys.session import KEY_VARIABLE, key_variable_set
-from secure_up.process import capture
+from secure_up.system.process import capture
 
 #: Variables that point doctor at age identities even when no file names an age recipient.
 AGE_VARIABLES = (*AGE_SECRET_VARIABLES, SSH_KEY_FILE_VARIABLE)
@@ -112,7 +112,7 @@ def _secrets_files(
     environ: Mapping[str, str], explicit: Sequence[Path], cwd: Path
 ) -> list[Path] | SecureUpError:
     """The files a run would decrypt, or why they cannot be found."""
-    from secure_up.compose import find_compose_files, find_secrets_files
+    from secure_up.launch.compose import find_compose_files, find_secrets_files
 
     try:
         compose_files = find_compose_files(cwd, (), environ)
@@ -308,7 +308,7 @@ def _first_line(text: str) -> str:
 
 
 def _compose_check(probes: _Probes) -> Check:
-    from secure_up.compose import find_compose_command
+    from secure_up.launch.compose import find_compose_command
 
     try:
         command = find_compose_command(
@@ -343,7 +343,7 @@ def _engine_check(probes: _Probes) -> Check:
 
 
 def _config_check(environ: Mapping[str, str], explicit: Path | None, cwd: Path) -> Check:
-    from secure_up.config import find_config, load_config
+    from secure_up.sopsfile.config import find_config, load_config
 
     try:
         path = find_config(cwd, explicit, environ)

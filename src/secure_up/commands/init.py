@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
-from secure_up import compose
 from secure_up.errors import ConfigError, SecureUpError, UsageError
+from secure_up.launch import compose
 from secure_up.sops import tree
 from secure_up.sops.stores import FileType, store_for
 
@@ -122,7 +122,7 @@ def _recipient(
     if options.age and options.pgp:
         raise UsageError("give --age or --pgp, not both", "init names one key; add more later")
     if options.pgp:
-        from secure_up.recipients import parse_fingerprint
+        from secure_up.sopsfile.recipients import parse_fingerprint
 
         return "pgp", parse_fingerprint(options.pgp, "--pgp")
     if options.age:
@@ -150,7 +150,7 @@ def _recipient(
 def _sops_config(
     cwd: Path, recipient: tuple[str, str], secrets_file: Path, report: InitReport
 ) -> Path:
-    from secure_up.config import find_config, load_config
+    from secure_up.sopsfile.config import find_config, load_config
 
     existing = find_config(cwd, None, {})
     if existing is not None:
@@ -233,7 +233,7 @@ def _secrets(
 
 def _missing_variables(compose_files: Sequence[Path], environ: Mapping[str, str]) -> list[str]:
     """What the compose files need that is set nowhere: the preflight's list."""
-    from secure_up.preflight import preflight
+    from secure_up.launch.preflight import preflight
 
     uses = compose.interpolated_variables(compose_files, profiles=["*"])
     env_names = compose.dotenv_names(compose.project_directory(compose_files))
@@ -250,7 +250,7 @@ def _file_type(path: Path, file_format: Format | None) -> FileType:
 
 
 def _values(names: Sequence[str], options: InitOptions) -> dict[str, str]:
-    from secure_up.values import open_terminal, read_value
+    from secure_up.editing.values import open_terminal, read_value
 
     terminal = None if options.generate or not names else open_terminal()
     if names and not options.generate and terminal is None:
@@ -274,7 +274,7 @@ def _values(names: Sequence[str], options: InitOptions) -> dict[str, str]:
 
 def _plaintext(values: Mapping[str, str], file_type: FileType) -> bytes:
     if file_type == "binary":
-        from secure_up.shellenv import format_shell_assignment
+        from secure_up.launch.shellenv import format_shell_assignment
 
         lines = [format_shell_assignment(name, value) for name, value in values.items()]
         return "".join(f"{line}\n" for line in lines).encode()
@@ -309,7 +309,7 @@ def _pre_commit(options: InitOptions, cwd: Path, report: InitReport) -> None:
         return
     wanted = options.pre_commit
     if wanted is None:
-        from secure_up.values import open_terminal
+        from secure_up.editing.values import open_terminal
 
         terminal = open_terminal()
         wanted = terminal is not None and terminal.confirm(

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from secure_up import compose, process
-from secure_up.atomic import remove_stale_temporaries
 from secure_up.commands.secrets import Console
+from secure_up.editing.values import read_value
 from secure_up.errors import SecureUpError, UsageError
 from secure_up.keys.services import KeyServices, key_services
-from secure_up.locking import LockTimeoutError, locked
+from secure_up.launch import compose
+from secure_up.launch.secret_values import SecretValues
+from secure_up.launch.secrets_loader import load_secret_values
 from secure_up.renew import state
 from secure_up.renew.exec import ExecApplier
 from secure_up.renew.interface import Applier
@@ -30,10 +31,10 @@ from secure_up.renew.postgres import PostgresApplier
 from secure_up.renew.redis import RedisApplier
 from secure_up.renew.stack import ComposeStack
 from secure_up.renew.transaction import Outcome, Renewal, RenewError
-from secure_up.secret_values import SecretValues
-from secure_up.secrets_loader import load_secret_values
 from secure_up.sopsfile import EncryptedFile
-from secure_up.values import read_value
+from secure_up.system import process
+from secure_up.system.atomic import remove_stale_temporaries
+from secure_up.system.locking import LockTimeoutError, locked
 
 #: How long recreated services get to become healthy, by default.
 DEFAULT_READY_TIMEOUT = 120.0

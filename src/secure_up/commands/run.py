@@ -3,12 +3,12 @@
 The path from ``secure-up app`` to the exec of docker compose, in order:
 
 1. plan: the compose command, the compose files and the secrets files
-   (:mod:`secure_up.compose`);
-2. decrypt the secrets files in memory (:mod:`secure_up.secrets_loader`),
+   (:mod:`secure_up.launch.compose`);
+2. decrypt the secrets files in memory (:mod:`secure_up.launch.secrets_loader`),
    inside a gpg session that is closed before anything runs;
 3. preflight: every variable the compose files need is set somewhere, or
-   nothing starts (:mod:`secure_up.preflight`);
-4. exec compose, or run it with its output masked (:mod:`secure_up.process`).
+   nothing starts (:mod:`secure_up.launch.preflight`);
+4. exec compose, or run it with its output masked (:mod:`secure_up.system.process`).
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
-from secure_up import compose, process
 from secure_up.errors import ExitCode, SecureUpError
 from secure_up.keys.services import key_services
-from secure_up.secret_values import SecretValues
-from secure_up.secrets_loader import load_secret_values
+from secure_up.launch import compose
+from secure_up.launch.secret_values import SecretValues
+from secure_up.launch.secrets_loader import load_secret_values
+from secure_up.system import process
 
 if TYPE_CHECKING:
-    from secure_up.preflight import PreflightReport
+    from secure_up.launch.preflight import PreflightReport
 
 #: Our own settings, never handed on to the child (one of them may hold a private key).
 #: Our own variables, and sops' age key variables (a key, a key file, a command that prints
@@ -130,7 +131,7 @@ def _preflight(
     targets: Sequence[str] = (),
     profiles: Sequence[str] = (),
 ) -> PreflightReport:
-    from secure_up.preflight import preflight  # not needed by `run`, which is benchmarked
+    from secure_up.launch.preflight import preflight  # not needed by `run`, which is benchmarked
 
     uses = compose.interpolated_variables(plan.files, profiles=profiles, targets=targets)
     env_names = compose.dotenv_names(compose.project_directory(plan.files))

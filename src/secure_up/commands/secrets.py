@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from secure_up.atomic import atomic_write, remove_stale_temporaries
-from secure_up.config import CONFIG_FILE_NAME, CreationRule, SopsConfig, find_config, load_config
-from secure_up.edit_session import edit_plaintext, editor_command
+from secure_up.editing.edit_session import edit_plaintext, editor_command
+from secure_up.editing.values import Terminal, open_terminal, read_value
 from secure_up.errors import (
     ConfigError,
     FormatError,
@@ -41,26 +40,37 @@ from secure_up.errors import (
     NotModifiedError,
     UsageError,
 )
-from secure_up.extract import extract_value
 from secure_up.keys.kms import recipient as kms_recipient
 from secure_up.keys.registry import KINDS, new_key
 from secure_up.keys.services import KeyServices, key_services, new_data_key
-from secure_up.locking import lock_timeout, locked
-from secure_up.recipients import (
+from secure_up.sops import tree
+from secure_up.sops.cipher import ValueCipher, looks_encrypted
+from secure_up.sops.engine import encrypt_documents
+from secure_up.sops.stores import file_type_for
+from secure_up.sopsfile import DecryptedFile, EncryptedFile
+from secure_up.sopsfile.config import (
+    CONFIG_FILE_NAME,
+    CreationRule,
+    SopsConfig,
+    find_config,
+    load_config,
+)
+from secure_up.sopsfile.edits import KeyPath, assign, parse_key, remove
+from secure_up.sopsfile.extract import extract_value
+from secure_up.sopsfile.recipients import (
     Recipient,
     change_recipients,
     parse_fingerprint,
     plan_recipients,
     refuse_keys_we_cannot_wrap,
 )
-from secure_up.shell_payload import change_payload, set_shell_variable, unset_shell_variable
-from secure_up.sops import tree
-from secure_up.sops.cipher import ValueCipher, looks_encrypted
-from secure_up.sops.engine import encrypt_documents
-from secure_up.sops.stores import file_type_for
-from secure_up.sopsfile import DecryptedFile, EncryptedFile
-from secure_up.tree_edits import KeyPath, assign, parse_key, remove
-from secure_up.values import Terminal, open_terminal, read_value
+from secure_up.sopsfile.shell_payload import (
+    change_payload,
+    set_shell_variable,
+    unset_shell_variable,
+)
+from secure_up.system.atomic import atomic_write, remove_stale_temporaries
+from secure_up.system.locking import lock_timeout, locked
 
 
 @dataclass

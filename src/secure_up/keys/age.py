@@ -324,7 +324,7 @@ def _command_identities(
 
 
 def _capture(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[bytes]:
-    from secure_up.process import capture  # the one module that spawns programs
+    from secure_up.system.process import capture  # the one module that spawns programs
 
     return capture(argv, env=env, timeout=KEY_COMMAND_TIMEOUT)
 

@@ -31,7 +31,7 @@ from typing import Final
 
 from secure_up.errors import NoKeyError, UsageError
 from secure_up.keys.pgp import GnuPG
-from secure_up.regular_file import read_regular
+from secure_up.system.regular_file import read_regular
 
 # The ephemeral keyring's helpers (private_dir, signals, tempfile) are imported where it
 # is made: the common run with the user's keyring is benchmarked and needs none of them.
@@ -69,7 +69,7 @@ def gpg_session(environ: Mapping[str, str], *, interactive: bool) -> Iterator[Gn
         with passphrases_forgotten_afterwards(gpg_environ):
             yield GnuPG(gpg_environ, passphrase=passphrase, interactive=interactive)
         return
-    from secure_up.signals import unwind_on_signals
+    from secure_up.system.signals import unwind_on_signals
 
     with unwind_on_signals(_exit_status), _ephemeral_home(environ) as home:
         gpg_environ = {**_gpg_environ(environ, interactive), "GNUPGHOME": str(home)}
@@ -192,8 +192,8 @@ def _import_secret_key(gpg: GnuPG, key_data: bytes, source: str) -> None:
 @contextlib.contextmanager
 def _ephemeral_home(environ: Mapping[str, str]) -> Iterator[Path]:
     """A fresh GNUPGHOME; on exit its agent is stopped and it is removed, signals held meanwhile."""
-    from secure_up.private_dir import private_directory, remove_orphans
-    from secure_up.signals import signals_held
+    from secure_up.system.private_dir import private_directory, remove_orphans
+    from secure_up.system.signals import signals_held
 
     home_stack = contextlib.ExitStack()
     try:  # entered first: a signal held below may fire the moment it is released

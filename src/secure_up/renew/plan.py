@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from secure_up import compose
 from secure_up.errors import FormatError
+from secure_up.launch import compose
 
 #: The applier kinds and the options each accepts (``service`` is always required).
 APPLIER_OPTIONS: Final[dict[str, frozenset[str]]] = {

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from secure_up import compose, process
-from secure_up.masking import Masker
-from secure_up.secret_values import SecretValues
+from secure_up.launch import compose
+from secure_up.launch.masking import Masker
+from secure_up.launch.secret_values import SecretValues
+from secure_up.system import process
 
 #: How long one ``compose exec`` may take (a psql login, a redis-cli command).
 EXEC_TIMEOUT = 60.0

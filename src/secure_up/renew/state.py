@@ -21,7 +21,6 @@ from typing import Any, Final
 
 import yaml
 
-from secure_up.atomic import atomic_write
 from secure_up.errors import FormatError
 from secure_up.keys.services import KeyServices, new_data_key
 from secure_up.sops import tree
@@ -31,6 +30,7 @@ from secure_up.sops.metadata import KeyGroup, MasterKey, Metadata
 from secure_up.sops.rules import EncryptionRule
 from secure_up.sops.stores import store_for
 from secure_up.sopsfile import EncryptedFile
+from secure_up.system.atomic import atomic_write
 
 SUFFIX: Final = ".renew.yaml"
 PENDING: Final = "pending"

@@ -19,16 +19,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from secure_up.atomic import atomic_write
 from secure_up.errors import SecureUpError
 from secure_up.keys.services import KeyServices
+from secure_up.launch.secret_values import SecretValues
 from secure_up.renew import state
 from secure_up.renew.interface import Applier
 from secure_up.renew.stack import ComposeStack, ServiceState
-from secure_up.secret_values import SecretValues
-from secure_up.shell_payload import change_payload, set_shell_variable
 from secure_up.sopsfile import DecryptedFile
-from secure_up.tree_edits import assign, parse_key
+from secure_up.sopsfile.edits import assign, parse_key
+from secure_up.sopsfile.shell_payload import change_payload, set_shell_variable
+from secure_up.system.atomic import atomic_write
 
 Progress = Callable[[str], None]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from secure_up.secret_values import SecretValues
+from secure_up.launch.secret_values import SecretValues
 
 
 @dataclass(frozen=True)

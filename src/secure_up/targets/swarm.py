@@ -14,7 +14,7 @@ The steps, each safe to run again (an interrupted deploy is finished by the next
    and every job has completed once;
 5. remove the versions no service uses, keeping the ``keep`` newest of each for a rollback.
 
-Every program runs through :func:`secure_up.process.capture`, the one helper that spawns.
+Every program runs through :func:`secure_up.system.process.capture`, the one helper that spawns.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from secure_up import compose, process
 from secure_up.errors import SecureUpError
+from secure_up.launch import compose
+from secure_up.system import process
 from secure_up.targets import swarm_translate as tr
 from secure_up.targets.interface import (
     ApplyOptions,

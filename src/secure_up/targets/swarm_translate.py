@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from secure_up.errors import SecureUpError
-from secure_up.secret_values import SecretValues
+from secure_up.launch.secret_values import SecretValues
 
 STACK_FILE_VERSION = "3.8"
 #: Where the shim is mounted in every task that needs it.

@@ -85,7 +85,7 @@ def _acquire(path: Path, deadline: float, timeout: float) -> int:
 
 def _open(path: Path) -> int:
     # Non-blocking and regular files only: a FIFO would block the open forever.
-    from secure_up.regular_file import open_regular
+    from secure_up.system.regular_file import open_regular
 
     return open_regular(
         path,

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 
 from secure_up.errors import SecureUpError, UsageError
-from secure_up.extract import parse_path
 from secure_up.sops import tree
 from secure_up.sops.stores import FileType
+from secure_up.sopsfile.extract import parse_path
 
 #: A value's place in a document: mapping keys and list indexes from the root.
 KeyPath = list[str | int]

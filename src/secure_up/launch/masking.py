@@ -1,6 +1,6 @@
 """A streaming masker: replaces secret values in a child's output before we print it.
 
-Pure (bytes in, bytes out, no I/O), so :mod:`secure_up.process` can wire it to
+Pure (bytes in, bytes out, no I/O), so :mod:`secure_up.system.process` can wire it to
 pipes or a pty and the tests can feed it any split of any output.
 
 What is masked

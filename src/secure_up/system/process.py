@@ -12,7 +12,7 @@ Two ways to run the child:
 - :func:`run_child` spawns the child and stays as its parent to mask its
   output: each of its stdout/stderr goes through a pipe, or through a pty of
   its own when ours is a terminal (so colours and progress bars still work),
-  then through a :class:`~secure_up.masking.Masker` to our stdout/stderr. Its
+  then through a :class:`~secure_up.launch.masking.Masker` to our stdout/stderr. Its
   stdin is ours, so ``secure-up compose -- exec -T db psql < dump.sql`` works.
   Signals are relayed (see :data:`FORWARDED_SIGNALS` and :func:`run_child`) and
   the exit status is the child's, ``128 + N`` when signal N killed it.
@@ -45,9 +45,9 @@ from types import FrameType
 from typing import NoReturn
 
 from secure_up.errors import ExitCode, SecureUpError
-from secure_up.hardening import harden_process, restore_core_limit
-from secure_up.masking import MIN_LENGTH, Masker, value_lines
-from secure_up.secret_values import SecretValues
+from secure_up.launch.masking import MIN_LENGTH, Masker, value_lines
+from secure_up.launch.secret_values import SecretValues
+from secure_up.system.hardening import harden_process, restore_core_limit
 
 #: What a pristine environment keeps of ours: enough to find programs, reach the
 #: Docker engine (socket paths, contexts, TLS, ssh:// hosts through the agent)

@@ -193,7 +193,7 @@ def _compose_files_in(directory: Path) -> list[Path]:
 
 
 def _existing(path: Path, origin: str) -> Path:
-    from secure_up.regular_file import check_regular
+    from secure_up.system.regular_file import check_regular
 
     check_regular(path, what=origin)  # says "a FIFO" or "a directory" rather than "missing"
     return path

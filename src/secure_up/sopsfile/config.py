@@ -34,9 +34,9 @@ from typing import Any, Final
 import yaml
 
 from secure_up.errors import ConfigError, InputFileError
-from secure_up.regular_file import read_regular
 from secure_up.sops.goregex import GoRegex, compile_go_regex
 from secure_up.sops.rules import RULE_KINDS
+from secure_up.system.regular_file import read_regular
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class KeyGroupSpec:
 
     ``pgp`` holds fingerprints without spaces, upper-cased; ``age`` recipients.
     ``other`` keeps the other key types (kms, gcp_kms, ...) as written, by field
-    name: :mod:`secure_up.recipients` reads ``kms``; callers name the rest in errors.
+    name: :mod:`secure_up.sopsfile.recipients` reads ``kms``; callers name the rest in errors.
     """
 
     pgp: list[str] = field(default_factory=list)

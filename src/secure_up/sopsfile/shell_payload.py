@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from secure_up.errors import FormatError, SecureUpError
-from secure_up.shellenv import format_shell_assignment, parse_shell_env
+from secure_up.launch.shellenv import format_shell_assignment, parse_shell_env
 from secure_up.sops import tree
 from secure_up.sops.stores.binary_store import DATA_KEY
 

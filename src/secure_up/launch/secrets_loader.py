@@ -16,8 +16,8 @@ from pathlib import Path
 
 from secure_up.errors import FormatError, IntegrityError
 from secure_up.keys.services import KeyServices
-from secure_up.secret_values import SecretValues
-from secure_up.shellenv import parse_shell_env
+from secure_up.launch.secret_values import SecretValues
+from secure_up.launch.shellenv import parse_shell_env
 from secure_up.sops.cipher import format_float
 from secure_up.sops.tree import Branch, Documents, Node, from_bytes
 from secure_up.sops.tree import Sequence as TreeSequence

@@ -27,7 +27,7 @@ def _temporary_affixes(path: Path) -> tuple[str, str]:
 def remove_stale_temporaries(path: Path) -> None:
     """Remove temporary files a killed writer of ``path`` left behind.
 
-    Call it only while holding the file's lock (:mod:`secure_up.locking`):
+    Call it only while holding the file's lock (:mod:`secure_up.system.locking`):
     then no other writer can be filling one of them right now.
     """
     prefix, suffix = _temporary_affixes(path)

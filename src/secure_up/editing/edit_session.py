@@ -4,7 +4,7 @@ The plaintext is a 0600 file in a private memory-backed directory
 (private_dir.py), removed on every exit path: while it exists, SIGTERM and
 SIGHUP raise :class:`TerminatedError` so that ``finally`` blocks run, and
 while it is being removed no signal can cut that short. The editor runs
-through :func:`secure_up.process.run_editor`. Text that does not parse is
+through :func:`secure_up.system.process.run_editor`. Text that does not parse is
 reopened with the error on top, so a typo costs no work.
 """
 
@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Final
 
 from secure_up.errors import ExitCode, FormatError, SecureUpError, UsageError
-from secure_up.private_dir import private_directory, remove_orphans
-from secure_up.process import run_editor
-from secure_up.shellenv import parse_shell_env
-from secure_up.signals import signals_held, unwind_on_signals
+from secure_up.launch.shellenv import parse_shell_env
 from secure_up.sops import tree
 from secure_up.sops.stores import FileType, store_for
+from secure_up.system.private_dir import private_directory, remove_orphans
+from secure_up.system.process import run_editor
+from secure_up.system.signals import signals_held, unwind_on_signals
 
 #: Lines we put at the top of a file whose edit failed to parse; removed before parsing.
 _ERROR_MARK: Final = "# secure-up: "

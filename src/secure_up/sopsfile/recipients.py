@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from secure_up.config import CreationRule, KeyGroupSpec
 from secure_up.errors import ConfigError, SecureUpError, UsageError
 from secure_up.sops.metadata import KeyGroup, KmsKey, MasterKey, Metadata
+from secure_up.sopsfile.config import CreationRule, KeyGroupSpec
 
 _FINGERPRINT: Final = re.compile(r"[0-9A-F]{40}|[0-9A-F]{64}")
 

@@ -18,13 +18,13 @@ from secure_up.errors import (
     OutputConversionError,
 )
 from secure_up.keys.services import KeyServices, new_data_key
-from secure_up.regular_file import read_regular
 from secure_up.sops.cipher import ValueCipher
 from secure_up.sops.engine import decrypt_documents, encrypt_documents
 from secure_up.sops.metadata import Metadata, parse_metadata
 from secure_up.sops.stores import FileType, Store, file_type_for, store_for
 from secure_up.sops.tree import Branch, Documents
 from secure_up.sops.tree import Sequence as TreeSequence
+from secure_up.system.regular_file import read_regular
 
 #: Secrets files are small; a huge file is almost surely the wrong one.
 DEFAULT_MAX_SIZE: Final = 16 * 1024 * 1024

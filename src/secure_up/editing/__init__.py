@@ -1,0 +1,1 @@
+"""Changing a secret by hand: where a new value comes from, and the editor session."""

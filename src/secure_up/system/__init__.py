@@ -1,0 +1,3 @@
+"""The operating system, fenced: processes, signals, locks, atomic writes, tmpfs.
+
+``process`` is the only module that spawns or execs programs."""
