@@ -64,6 +64,7 @@ class FastCommand:
 #: ``tests/unit/test_fastpath.py`` keeps this equal to the Typer app's commands.
 COMMAND_NAMES = frozenset(
     {
+        "audit",
         "check",
         "compose",
         "decrypt",
@@ -73,6 +74,7 @@ COMMAND_NAMES = frozenset(
         "filestatus",
         "rotate",
         "run",
+        "scan",
         "set",
         "unset",
         "up",

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
+from secure_up.audit.record import note_keys
 from secure_up.errors import NoKeyError, SecureUpError
 from secure_up.keys.interface import KeyContext, KeyKind, KeyService, KeyUnavailable
 from secure_up.keys.registry import KINDS
@@ -66,9 +67,12 @@ class KeyServices:
             if service is None:
                 continue
             try:
-                return service.open(key)
+                opened = service.open(key)
             except KeyUnavailable as error:
                 failures.append(f"{key.kind} {key.identifier}: {error.what}")
+                continue
+            note_keys([f"{key.kind}:{key.identifier}"])
+            return opened
         return None
 
     def _no_key_error(
@@ -135,6 +139,7 @@ class KeyServices:
                     )
                 service.wrap(key, part)
                 key.created_at = now
+                note_keys([f"{key.kind}:{key.identifier}"])
 
 
 @contextlib.contextmanager
@@ -142,5 +147,8 @@ def key_services(
     environ: Mapping[str, str], *, interactive: bool, kinds: Mapping[str, KeyKind] = KINDS
 ) -> Iterator[KeyServices]:
     """The key services of one command; what they made (a keyring, an agent) goes at the end."""
+    from secure_up.audit.record import note_key_use
+
+    note_key_use(environ)  # this command decrypts or changes a secret: it is audited
     with contextlib.ExitStack() as cleanup:
         yield KeyServices(KeyContext(environ, interactive, cleanup), kinds)
