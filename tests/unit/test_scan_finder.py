@@ -92,3 +92,16 @@ def test_reports_hold_no_value_and_sarif_is_2_1_0() -> None:
     assert results[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
     assert {r["ruleId"] for r in results} == {"secret-value", "unencrypted-file"}
     assert json.loads(report.to_json(result))["findings"][0]["variable"] == "TOKEN"
+
+
+def test_many_matches_stay_linear() -> None:
+    import time
+
+    finder = Finder({"A": "abcd", "B": "xabcdx"})
+    data = b"xabcdx\n" * 200_000
+    started = time.monotonic()
+    matches = finder.search([data])
+    assert len(matches) == 400_000
+    assert time.monotonic() - started < 10
+    assert Match("B", "plain", 200_000) in matches
+    assert Match("A", "plain", 200_000) in matches

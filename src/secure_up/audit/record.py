@@ -75,6 +75,8 @@ _VALUE_OPTIONS = frozenset(
         "--rm-pgp", "--max-size", "--since",
     }
 )  # fmt: skip
+#: Commands whose positional arguments are secrets files.
+_FILE_COMMANDS = frozenset({"decrypt", "encrypt", "set", "unset", "rotate", "updatekeys", "edit"})
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
@@ -103,7 +105,8 @@ def note_arguments(record: AuditRecord, args: list[str], exit_code: int) -> None
     import os
 
     arguments = positionals(args)
-    record.files.update(dict.fromkeys(a for a in arguments if os.path.isfile(a)))
+    if record.command in _FILE_COMMANDS:
+        record.files.update(dict.fromkeys(a for a in arguments if os.path.isfile(a)))
     if exit_code != 0:
         return
     names = [a for a in arguments if a and set(a) <= _NAME_CHARS and not os.path.exists(a)]

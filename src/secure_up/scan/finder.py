@@ -99,12 +99,21 @@ class Finder:
             if not chunk:
                 continue
             text = tail + chunk.decode("latin-1")
+            # Matches come in order of their end: count newlines incrementally, so a file
+            # full of matches stays linear.
+            counted, line = 0, lines_before + 1
             for end, (length, owners) in self._automaton.iter(text):
                 if end < len(tail):  # seen with the previous chunk already
                     continue
-                line = lines_before + text.count("\n", 0, end - length + 1) + 1
+                start = end - length + 1
+                if start >= counted:
+                    line += text.count("\n", counted, start)
+                    counted = start
+                    at = line
+                else:  # a longer match that began before the last one (at most a pattern back)
+                    at = line - text.count("\n", start, counted)
                 for name, encoding in owners:
-                    found[(name, encoding, line)] = None
+                    found[(name, encoding, at)] = None
             cut = max(len(text) - keep, 0)
             lines_before += text.count("\n", 0, cut)
             tail = text[cut:]

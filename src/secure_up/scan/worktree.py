@@ -7,6 +7,7 @@ larger than the limit is skipped with a note.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator, Mapping, Sequence
@@ -79,7 +80,7 @@ def read_chunks(path: Path, max_size: int) -> Iterator[bytes] | str:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
-        if error.errno == 40:  # ELOOP: a symlink, never followed
+        if error.errno == errno.ELOOP:  # a symlink, never followed
             return ""
         return f"{path}: not read ({error.strerror})"
     info = os.fstat(fd)
