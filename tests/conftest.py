@@ -45,6 +45,8 @@ class GpgKeys:
         """An environment for child processes (sops, gpg) using this keyring."""
         env = dict(os.environ)
         env["GNUPGHOME"] = str(self.home)
+        # Runs that decrypt append to an audit log: never the developer's own.
+        env.setdefault("SECURE_UP_AUDIT_LOG", str(self.home.parent / "audit.log"))
         env.update(self.extra_env)
         return env
 

@@ -73,6 +73,22 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 
 def _run_reporting_errors(args: list[str]) -> int:
+    """Run the command, then append its audit line if it used a key (decrypted or changed)."""
+    from secure_up.audit import record as audit
+
+    routed = route(args)
+    required = os.environ.get("SECURE_UP_AUDIT_REQUIRED", "").strip() not in ("", "0")
+    run = audit.begin(routed[0] if routed else "", required=required)
+    code = _run_with_error_report(args)
+    if run.uses_keys:
+        from secure_up.audit.log import write
+
+        audit.note_arguments(run, routed, code)
+        code = write(run, code, os.environ)
+    return code
+
+
+def _run_with_error_report(args: list[str]) -> int:
     """Run the command; turn every way it can end into an exit code and a message."""
     code: int
     try:

@@ -1016,3 +1016,101 @@ def init(
         pre_commit=pre_commit,
     )
     raise typer.Exit(init_command.init(options))
+
+
+# -- guard rails: scan and audit --------------------------------------------------------------
+
+
+@_command(
+    epilog=_examples(
+        "secure-up scan                         # the working tree (git's files)",
+        "secure-up scan --history --images --containers",
+        "secure-up scan --sarif > scan.sarif    # for code scanning",
+        "secure-up scan --no-values FILE...     # are covered files encrypted? (no key)",
+    ),
+)
+def scan(
+    paths: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Argument(
+            metavar="PATH...", help="Files or directories (default: .).", show_default=False
+        ),
+    ] = None,
+    history: Annotated[bool, typer.Option("--history", help="Every blob in git history.")] = False,
+    images: Annotated[
+        bool, typer.Option("--images", help="Layers and config of the compose files' images.")
+    ] = False,
+    containers: Annotated[
+        bool, typer.Option("--containers", help="docker inspect of the project's containers.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    sarif: Annotated[bool, typer.Option("--sarif", help="Print SARIF 2.1.0.")] = False,
+    no_values: Annotated[
+        bool,
+        typer.Option(
+            "--no-values",
+            help="Only check that files a .sops.yaml creation rule covers are encrypted; "
+            "decrypts nothing and needs no key.",
+        ),
+    ] = False,
+    max_size: Annotated[
+        int, typer.Option("--max-size", metavar="MIB", help="Skip files larger than this.")
+    ] = 100,
+    secrets: SecretsOption = None,
+    file: ComposeFileOption = None,
+    project_name: ProjectOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Search for the secrets' values where they do not belong; exit 1 if any is found.
+
+    Decrypts the secrets files in memory and looks for every value of 4 or more
+    characters, plain, base64, URL-encoded or JSON-escaped, in the working tree
+    (respecting .gitignore) and optionally git history, images and containers.
+    Also reports files a .sops.yaml creation rule covers that are not encrypted.
+    Findings name the place and the variable, never the value.
+    """
+    from secure_up.commands import scan as scan_commands
+
+    options = scan_commands.ScanOptions(
+        paths=paths or [],
+        history=history,
+        images=images,
+        containers=containers,
+        output="sarif" if sarif else "json" if json_output else "table",
+        secrets_files=secrets or [],
+        compose_files=file or [],
+        project_name=project_name,
+        config=config,
+        max_size=max_size * 1024 * 1024,
+        values=not no_values,
+    )
+    raise typer.Exit(scan_commands.scan(options))
+
+
+audit_app = typer.Typer(
+    help="The audit trail: who decrypted or changed which secrets, when (never a value).",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify", cls=_Command)
+def audit_verify() -> None:
+    """Check the hash chain of the audit log; exit 1 naming the first broken line."""
+    from secure_up.commands import audit as audit_commands
+
+    raise typer.Exit(audit_commands.verify())
+
+
+@audit_app.command("show", cls=_Command)
+def audit_show(
+    since: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--since", metavar="WHEN", help="ISO date/time, or e.g. 2h, 3d, 1w."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Print the audit log as a table."""
+    from secure_up.commands import audit as audit_commands
+
+    raise typer.Exit(audit_commands.show(since=since, json_output=json_output))

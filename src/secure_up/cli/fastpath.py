@@ -64,6 +64,7 @@ class FastCommand:
 #: ``tests/unit/test_fastpath.py`` keeps this equal to the Typer app's commands.
 COMMAND_NAMES = frozenset(
     {
+        "audit",
         "check",
         "compose",
         "decrypt",
@@ -76,6 +77,7 @@ COMMAND_NAMES = frozenset(
         "renew",
         "rotate",
         "run",
+        "scan",
         "set",
         "stack",
         "unset",

@@ -128,7 +128,10 @@ def new_metadata(
         groups = [KeyGroup(keys=keys)]
         threshold = 0
     else:
-        from secure_up.sopsfile.config import find_config, load_config  # PyYAML: only when needed
+        from secure_up.sopsfile.config import (  # PyYAML: only when needed
+            find_config,
+            load_config,
+        )
         from secure_up.sopsfile.recipients import rule_recipients
 
         config_path = find_config(Path.cwd(), config, environ)

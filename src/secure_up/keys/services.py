@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
+from secure_up.audit.record import note_keys
 from secure_up.errors import NoKeyError, SecureUpError
 from secure_up.keys.interface import KeyContext, KeyKind, KeyService
 from secure_up.keys.registry import KINDS
@@ -66,11 +67,14 @@ class KeyServices:
                 service = self.service(key.kind)
                 if service is None:
                     continue
-                return service.open(key)
+                opened = service.open(key)
             except SecureUpError as error:
                 # A kind this machine cannot use at all (no gpg) must not stop another
                 # kind of the same group (an age key in CI) from opening the file.
                 failures.append(f"{key.kind} {key.identifier}: {error.what}")
+                continue
+            note_keys([f"{key.kind}:{key.identifier}"])
+            return opened
         return None
 
     def _no_key_error(
@@ -137,6 +141,7 @@ class KeyServices:
                     )
                 service.wrap(key, part)
                 key.created_at = now
+                note_keys([f"{key.kind}:{key.identifier}"])
 
 
 @contextlib.contextmanager
@@ -144,5 +149,8 @@ def key_services(
     environ: Mapping[str, str], *, interactive: bool, kinds: Mapping[str, KeyKind] = KINDS
 ) -> Iterator[KeyServices]:
     """The key services of one command; what they made (a keyring, an agent) goes at the end."""
+    from secure_up.audit.record import note_key_use
+
+    note_key_use(environ)  # this command decrypts or changes a secret: it is audited
     with contextlib.ExitStack() as cleanup:
         yield KeyServices(KeyContext(environ, interactive, cleanup), kinds)

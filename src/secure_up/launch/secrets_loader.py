@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from secure_up.audit.record import note_variables
 from secure_up.errors import FormatError, IntegrityError
 from secure_up.keys.services import KeyServices
 from secure_up.launch.secret_values import SecretValues
@@ -50,6 +51,7 @@ def load_secret_values(
         for name, value in values.items():
             _check_variable(name, value, path)
         merged = merged.merged(SecretValues(values, {name: str(path) for name in values}))
+        note_variables(values)  # names only
     return merged
 
 

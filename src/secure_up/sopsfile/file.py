@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from secure_up.audit.record import note_files
 from secure_up.errors import (
     AlreadyEncryptedError,
     FormatError,
@@ -76,6 +77,7 @@ class EncryptedFile:
         self, keys: KeyServices, *, verify_mac: bool = True, for_rewrite: bool = True
     ) -> DecryptedFile:
         """Open the data key and decrypt; ``for_rewrite=False`` when it won't be written back."""
+        note_files([self.path])
         data_key = keys.open_data_key(self.metadata)
         cipher = ValueCipher(data_key, remember_ivs=for_rewrite)
         unauthenticated: list[list[str]] = []

@@ -42,7 +42,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import FrameType
-from typing import NoReturn
+from typing import IO, NoReturn
 
 from secure_up.errors import ExitCode, SecureUpError
 from secure_up.launch.masking import MIN_LENGTH, Masker, value_lines
@@ -379,6 +379,53 @@ def capture(
         not_found = error.errno == errno.ENOENT
         code = ExitCode.COMMAND_NOT_FOUND if not_found else ExitCode.COMMAND_NOT_EXECUTABLE
         return _failed(argv, code, error.strerror or "cannot run")
+
+
+@contextmanager
+def streamed_output(
+    argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None = None
+) -> Iterator[tuple[IO[bytes], Callable[[], subprocess.CompletedProcess[bytes]]]]:
+    """Run ``argv`` and hand its stdout as a stream, for output too large to collect
+    (``git cat-file --batch-all-objects``, ``docker image save``).
+
+    Yields (stdout, finish): ``finish()`` waits and returns the exit status with
+    stderr (at most 64 KiB kept). Leaving early stops the program. Exit codes as
+    :func:`capture` (127 not found, 126 cannot start).
+    """
+    import tempfile
+
+    with tempfile.TemporaryFile() as errors:  # stderr to a file: a pipe could fill and block
+        try:
+            child = subprocess.Popen(  # noqa: S603 -- argv comes from the caller, never a shell
+                list(argv),
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+            )
+        except OSError as error:
+            not_found = error.errno == errno.ENOENT
+            code = ExitCode.COMMAND_NOT_FOUND if not_found else ExitCode.COMMAND_NOT_EXECUTABLE
+            import io
+
+            failed = _failed(argv, code, error.strerror or "cannot run")
+            yield io.BytesIO(), lambda: failed
+            return
+        stdout: IO[bytes] = child.stdout  # type: ignore[assignment]  # stdout=PIPE
+
+        def finish() -> subprocess.CompletedProcess[bytes]:
+            stdout.close()
+            code = child.wait()
+            errors.seek(0)
+            return subprocess.CompletedProcess(list(argv), code, b"", errors.read(1 << 16))
+
+        try:
+            yield stdout, finish
+        finally:
+            if child.poll() is None:
+                _stop(child)
+            stdout.close()
 
 
 def _failed(argv: Sequence[str], code: int, reason: str) -> subprocess.CompletedProcess[bytes]:
