@@ -56,14 +56,16 @@ PRE_COMMIT_HOOKS: Final = """\
   hooks:
     - id: secure-up-encrypted
       name: secure-up - files .sops.yaml covers are encrypted
-      entry: secure-up scan --encrypted-only
+      entry: secure-up scan --no-values
       language: system
-      pass_filenames: true
+      types: [file]
+      require_serial: true
     - id: secure-up-scan
       name: secure-up - no secret value in staged files
       entry: secure-up scan
       language: system
-      pass_filenames: true
+      types: [file]
+      require_serial: true
 """
 
 
