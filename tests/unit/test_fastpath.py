@@ -56,6 +56,14 @@ def test_everything_else_goes_to_typer(args: list[str]) -> None:
     assert fastpath.parse(args) is None
 
 
+def test_the_generated_table_is_current() -> None:
+    from secure_up.cli import gen_table
+
+    assert gen_table.TABLE.read_text() == gen_table.render(), (
+        "cli/table.py is stale: run `python -m secure_up.cli.gen_table`"
+    )
+
+
 def test_command_names_are_the_typer_commands() -> None:
     group = typer.main.get_command(app)
     assert set(group.commands) == fastpath.COMMAND_NAMES  # type: ignore[attr-defined]

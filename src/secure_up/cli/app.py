@@ -812,7 +812,7 @@ def edit(
     secret_commands.edit(file, input_type=input_type)
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up renew --generate DBPASS          # database, file and services, one transaction",
         "secure-up renew --dry-run DBPASS           # what it would change",
@@ -885,7 +885,7 @@ def renew(
 # -- deploying to Docker Swarm ----------------------------------------------------------------
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up deploy wordcount",
         "secure-up deploy wordcount --dry-run",
@@ -933,7 +933,7 @@ stack_app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 
 
-@stack_app.command("rm")
+@stack_app.command("rm", cls=_Command)
 def stack_rm(
     stack: Annotated[str, typer.Argument(metavar="STACK", help="The Swarm stack name.")],
 ) -> None:
@@ -946,7 +946,7 @@ def stack_rm(
 # -- starting a project ------------------------------------------------------------------------
 
 
-@app.command(
+@_command(
     epilog=_examples(
         "secure-up init                        # an age key, .sops.yaml, the secrets file",
         "secure-up init --generate             # random values for every missing variable",

@@ -7,7 +7,9 @@ CI loops and are benchmarked against sops and the book's recipe, so when argv ha
 one of their plain forms we call the very function the Typer command would call. Anything else —
 help, an unknown or abbreviated option, a malformed value — goes to Typer,
 which stays the only place that documents options and reports usage errors.
-``tests/unit/test_fastpath.py`` checks that every option here exists there.
+The commands and options come from ``cli/table.py``, generated from the Typer
+app (``python -m secure_up.cli.gen_table``); ``tests/unit/test_fastpath.py``
+fails while that table is stale.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from secure_up.cli import table
+from secure_up.cli.fastpath_targets import FAST_COMMANDS
 
 
 class FastCommand:
@@ -61,34 +66,15 @@ class FastCommand:
 
 
 #: Every command of the CLI; ``secure-up NAME`` with any other NAME means ``secure-up up NAME``.
-#: ``tests/unit/test_fastpath.py`` keeps this equal to the Typer app's commands.
-COMMAND_NAMES = frozenset(
-    {
-        "audit",
-        "check",
-        "compose",
-        "decrypt",
-        "deploy",
-        "doctor",
-        "edit",
-        "encrypt",
-        "filestatus",
-        "init",
-        "renew",
-        "rotate",
-        "run",
-        "scan",
-        "set",
-        "stack",
-        "unset",
-        "up",
-        "updatekeys",
-    }
+COMMAND_NAMES = table.COMMAND_NAMES
+
+#: Options of the fast commands that take a value as the next argument (``-s FILE``).
+_OPTIONS_WITH_VALUES = frozenset(
+    option
+    for options in table.OPTIONS.values()
+    for option, (_, kind) in options.items()
+    if kind != "flag"
 )
-
-
-#: Options of the run commands that take a value as the next argument (``-s FILE``).
-_OPTIONS_WITH_VALUES = frozenset({"-s", "--secrets", "-f", "--file", "-p", "--project-name"})
 
 
 def route(args: list[str]) -> list[str]:
@@ -108,50 +94,20 @@ def route(args: list[str]) -> list[str]:
     return ["up", *args]
 
 
-#: The options shared by the commands that run something with the secrets.
-_RUN_FLAGS = {
-    "--pristine": "pristine",
-    "--no-mask": "no_mask",
-    "-v": "verbose",
-    "--verbose": "verbose",
-}
-_RUN_FILES = {"-s": "secrets", "--secrets": "secrets", "-f": "file", "--file": "file"}
-_PROJECT = {"-p": "project_name", "--project-name": "project_name"}
+def _fast_command(name: str) -> FastCommand:
+    target, style, parameter = FAST_COMMANDS[name]
+    options = table.OPTIONS[name]
+    return FastCommand(
+        target,
+        flags={o: p for o, (p, kind) in options.items() if kind == "flag"},
+        options={o: p for o, (p, kind) in options.items() if kind == "value"},
+        multi_options={o: p for o, (p, kind) in options.items() if kind == "multi"},
+        **{style: parameter},
+    )
 
-COMMANDS: dict[str, FastCommand] = {
-    "decrypt": FastCommand(
-        target="secure_up.commands.crypt:decrypt",
-        flags={"--ignore-mac": "ignore_mac"},
-        options={
-            "--extract": "extract",
-            "--input-type": "input_type",
-            "--output-type": "output_type",
-        },
-        positional="path",
-    ),
-    "run": FastCommand(
-        target="secure_up.commands.run:run_from_cli",
-        flags=_RUN_FLAGS,
-        multi_options=_RUN_FILES,
-        remainder="command",
-    ),
-    # `secure-up app` (routed to `up app`) and `compose -- ...` start compose: benchmarked
-    # against the book's `source <(sops -d ...); docker compose up -d app`.
-    "up": FastCommand(
-        target="secure_up.commands.run:up_from_cli",
-        flags={"--attach": "attach", **_RUN_FLAGS},
-        options=_PROJECT,
-        multi_options=_RUN_FILES,
-        positionals="services",
-    ),
-    "compose": FastCommand(
-        target="secure_up.commands.run:compose_from_cli",
-        flags=_RUN_FLAGS,
-        options=_PROJECT,
-        multi_options=_RUN_FILES,
-        remainder="args",
-    ),
-}
+
+#: The plain forms of the commands that run in loops: options from the generated table.
+COMMANDS: dict[str, FastCommand] = {name: _fast_command(name) for name in FAST_COMMANDS}
 
 
 def parse(args: Sequence[str]) -> tuple[FastCommand, dict[str, Any]] | None:
