@@ -1,6 +1,6 @@
 """Search bytes for every secret value at once, with their common encodings.
 
-Aho-Corasick (pyahocorasick) finds all patterns in one pass, linear in the
+Aho-Corasick (ahocorasick-rs, as the masker) finds all patterns in one pass, linear in the
 input. Input is hostile: it is read in chunks with an overlap as long as the
 longest pattern, so memory stays bounded whatever the size of a file.
 """
@@ -65,21 +65,22 @@ class Finder:
     """All patterns of all values in one automaton. Its repr names variables only."""
 
     def __init__(self, values: Mapping[str, str]) -> None:
-        import ahocorasick  # a C automaton: linear-time multi-pattern search
+        from ahocorasick_rs import BytesAhoCorasick, Implementation
 
-        self._automaton: Any = ahocorasick.Automaton()
         self.variables = sorted(name for name, v in values.items() if len(v) >= MIN_VALUE_LENGTH)
-        self.longest = 0
-        # Bytes become str through latin-1 (a bijection), as the automaton holds str keys.
-        owners: dict[str, set[tuple[str, str]]] = {}
+        owners: dict[bytes, set[tuple[str, str]]] = {}
         for name in self.variables:
             for pattern, encoding in encodings_of(values[name]).items():
-                owners.setdefault(pattern.decode("latin-1"), set()).add((name, encoding))
-        for key, owner in owners.items():
-            self._automaton.add_word(key, (len(key), sorted(owner)))
-            self.longest = max(self.longest, len(key))
-        if owners:
-            self._automaton.make_automaton()
+                owners.setdefault(pattern, set()).add((name, encoding))
+        self._patterns = list(owners)
+        self._owners = [sorted(owners[pattern]) for pattern in self._patterns]
+        self.longest = max(map(len, self._patterns), default=0)
+        # The same automaton library as the masker (a DFA in Rust): linear-time search.
+        self._automaton: Any = (
+            BytesAhoCorasick(self._patterns, implementation=Implementation.DFA)
+            if self._patterns
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"Finder(variables={self.variables!r}, values=<hidden>)"
@@ -93,29 +94,30 @@ class Finder:
             return []
         found: dict[tuple[str, str, int], None] = {}
         keep = self.longest - 1
-        tail = ""
+        tail = b""
         lines_before = 0  # newlines before the start of ``tail``
         for chunk in chunks:
             if not chunk:
                 continue
-            text = tail + chunk.decode("latin-1")
+            text = tail + chunk
             # Matches come in order of their end: count newlines incrementally, so a file
             # full of matches stays linear.
             counted, line = 0, lines_before + 1
-            for end, (length, owners) in self._automaton.iter(text):
-                if end < len(tail):  # seen with the previous chunk already
+            for index, start, end in self._automaton.find_matches_as_indexes(
+                text, overlapping=True
+            ):
+                if end <= len(tail):  # seen with the previous chunk already
                     continue
-                start = end - length + 1
                 if start >= counted:
-                    line += text.count("\n", counted, start)
+                    line += text.count(b"\n", counted, start)
                     counted = start
                     at = line
                 else:  # a longer match that began before the last one (at most a pattern back)
-                    at = line - text.count("\n", start, counted)
-                for name, encoding in owners:
+                    at = line - text.count(b"\n", start, counted)
+                for name, encoding in self._owners[index]:
                     found[(name, encoding, at)] = None
             cut = max(len(text) - keep, 0)
-            lines_before += text.count("\n", 0, cut)
+            lines_before += text.count(b"\n", 0, cut)
             tail = text[cut:]
         return [Match(*key) for key in found]
 
