@@ -21,19 +21,21 @@ from hypothesis import strategies as st
 
 from secure_up.errors import FormatError, InputFileError, SecureUpError, UsageError
 from secure_up.launch.compose import (
-    UseKind,
-    VariableUse,
     Which,
     compose_plugin_installed,
-    dotenv_names,
     find_compose_command,
     find_compose_files,
     find_secrets_files,
-    interpolated_variables,
     plan_compose_argv,
     plan_up,
     plugin_aware,
     project_directory,
+)
+from secure_up.launch.variables import (
+    UseKind,
+    VariableUse,
+    dotenv_names,
+    interpolated_variables,
     scan_template,
 )
 from tests.conftest import require

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from secure_up.errors import ExitCode
-from secure_up.launch.compose import interpolated_variables
 from secure_up.launch.preflight import MissingVariablesError, PreflightReport, preflight
+from secure_up.launch.variables import interpolated_variables
 
 COMPOSE = """\
 x-unused:

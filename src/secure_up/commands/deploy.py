@@ -16,7 +16,7 @@ from typing import TextIO
 
 from secure_up.errors import ExitCode, SecureUpError, UsageError
 from secure_up.keys.services import key_services
-from secure_up.launch import compose
+from secure_up.launch import compose, variables
 from secure_up.launch.preflight import preflight
 from secure_up.launch.secret_values import SecretValues
 from secure_up.launch.secrets_loader import load_secret_values
@@ -52,8 +52,8 @@ def _request(
         secrets = SecretValues()
     base = {k: v for k, v in environ.items() if not k.startswith(_OWN_VARIABLE_PREFIX)}
     # The preflight of `up`: nothing is created while a variable is set nowhere.
-    uses = compose.interpolated_variables(files)
-    env_names = compose.dotenv_names(compose.project_directory(files))
+    uses = variables.interpolated_variables(files)
+    env_names = variables.dotenv_names(compose.project_directory(files))
     report = preflight(uses, list(secrets), base, env_names, root=cwd)
     advice = secrets_files[-1] if secrets_files else compose.DEFAULT_SECRETS_FILE
     report.raise_for_missing(advice)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from secure_up.errors import ConfigError, SecureUpError, UsageError
-from secure_up.launch import compose
+from secure_up.launch import compose, variables
 from secure_up.sops import tree
 from secure_up.sops.stores import FileType, store_for
 
@@ -237,8 +237,8 @@ def _missing_variables(compose_files: Sequence[Path], environ: Mapping[str, str]
     """What the compose files need that is set nowhere: the preflight's list."""
     from secure_up.launch.preflight import preflight
 
-    uses = compose.interpolated_variables(compose_files, profiles=["*"])
-    env_names = compose.dotenv_names(compose.project_directory(compose_files))
+    uses = variables.interpolated_variables(compose_files, profiles=["*"])
+    env_names = variables.dotenv_names(compose.project_directory(compose_files))
     report = preflight(uses, [], environ, env_names)
     return [variable.name for variable in report.missing]
 

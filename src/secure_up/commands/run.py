@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from secure_up.errors import ExitCode, SecureUpError
 from secure_up.keys.services import key_services
-from secure_up.launch import compose
+from secure_up.launch import compose, variables
 from secure_up.launch.secret_values import SecretValues
 from secure_up.launch.secrets_loader import load_secret_values
 from secure_up.system import process
@@ -133,8 +133,8 @@ def _preflight(
 ) -> PreflightReport:
     from secure_up.launch.preflight import preflight  # not needed by `run`, which is benchmarked
 
-    uses = compose.interpolated_variables(plan.files, profiles=profiles, targets=targets)
-    env_names = compose.dotenv_names(compose.project_directory(plan.files))
+    uses = variables.interpolated_variables(plan.files, profiles=profiles, targets=targets)
+    env_names = variables.dotenv_names(compose.project_directory(plan.files))
     return preflight(uses, list(secrets), context.child_base(), env_names, root=context.cwd)
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from secure_up.errors import ExitCode, SecureUpError
-from secure_up.launch.compose import DEFAULT_SECRETS_FILE, UseKind, VariableUse
+from secure_up.launch.compose import DEFAULT_SECRETS_FILE
+from secure_up.launch.variables import UseKind, VariableUse
 
 #: Service fields whose interpolated values ``docker inspect`` (or the image history) shows.
 EXPOSING_FIELDS = frozenset(

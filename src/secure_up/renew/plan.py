@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from secure_up.errors import FormatError
-from secure_up.launch import compose
+from secure_up.errors import FormatError, SecureUpError
+from secure_up.launch import compose, compose_file, variables
 
 #: The applier kinds and the options each accepts (``service`` is always required).
 APPLIER_OPTIONS: Final[dict[str, frozenset[str]]] = {
@@ -67,13 +67,11 @@ class RenewPlan:
 
 def declared_renewals(compose_files: Sequence[Path]) -> dict[str, tuple[Path, Any]]:
     """The raw ``renew`` entries by secret name, a later file's entry winning."""
-    import yaml  # see compose.py: only commands that parse YAML pay for it
-
     entries: dict[str, tuple[Path, Any]] = {}
     for path in compose_files:
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
+            document = compose_file.data(path) or {}
+        except SecureUpError:
             continue  # compose.py reports an unreadable or broken file on its own path
         extension = document.get(compose.EXTENSION_KEY) if isinstance(document, dict) else None
         block = extension.get("renew") if isinstance(extension, dict) else None
@@ -89,7 +87,7 @@ def declared_renewals(compose_files: Sequence[Path]) -> dict[str, tuple[Path, An
 def plan_renewal(compose_files: Sequence[Path], keys: Sequence[str]) -> RenewPlan:
     """The plan for ``keys``; a key without a declaration is an error that shows how to add one."""
     declared = declared_renewals(compose_files)
-    uses = compose.interpolated_variables(compose_files)
+    uses = variables.interpolated_variables(compose_files)
     secrets = []
     for key in keys:
         if key not in declared:
@@ -110,7 +108,7 @@ def validate_block(compose_files: Sequence[Path]) -> list[str]:
     """Problems of the ``renew`` block, one line each (for ``check``): empty when valid."""
     try:
         declared = declared_renewals(compose_files)
-        uses = compose.interpolated_variables(compose_files)
+        uses = variables.interpolated_variables(compose_files)
         for key, (path, entry) in declared.items():
             _secret_plan(key, path, entry, uses)
     except FormatError as error:
@@ -122,13 +120,11 @@ def unrenewable_database_secrets(
     compose_files: Sequence[Path], secret_names: Sequence[str]
 ) -> list[tuple[str, str]]:
     """(secret, service) pairs: a database service consumes the secret, no applier declared."""
-    import yaml
-
     images: dict[str, str] = {}
     for path in compose_files:
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
+            document = compose_file.data(path) or {}
+        except SecureUpError:
             continue
         services = document.get("services") if isinstance(document, dict) else None
         for name, definition in (services or {}).items():
@@ -139,7 +135,7 @@ def unrenewable_database_secrets(
     except FormatError:
         declared = {}
     found = []
-    for use in compose.interpolated_variables(compose_files):
+    for use in variables.interpolated_variables(compose_files):
         image = images.get(use.service or "", "").lower()
         if (
             use.name in secret_names
@@ -152,7 +148,7 @@ def unrenewable_database_secrets(
 
 
 def _secret_plan(
-    key: str, path: Path, entry: Any, uses: Sequence[compose.VariableUse]
+    key: str, path: Path, entry: Any, uses: Sequence[variables.VariableUse]
 ) -> SecretPlan:
     where = f"renew.{key}"
     if not isinstance(entry, dict) or not entry:

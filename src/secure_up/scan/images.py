@@ -28,12 +28,12 @@ _VARIABLE = re.compile(r"\$(?:\{(\w+)(?::?[-?+]([^}]*))?\}|(\w+))")
 
 def compose_images(compose_files: Sequence[Path], environ: Mapping[str, str]) -> list[str]:
     """The ``image:`` of every service, with ``${VAR:-default}`` filled from ``environ``."""
-    import yaml
+    from secure_up.launch import compose_file
 
     images: list[str] = []
     for path in compose_files:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        services = document.get("services") or {}
+        document = compose_file.data(path) or {}
+        services = (document.get("services") if isinstance(document, dict) else None) or {}
         for service in services.values():
             image = service.get("image") if isinstance(service, dict) else None
             if isinstance(image, str):
