@@ -320,3 +320,18 @@ def test_release_prints_what_is_held_and_the_stream_goes_on() -> None:
     assert masker.release() == b"hun"  # the child went quiet: show the prompt
     assert not masker.holding
     assert masker.feed(b"hunter22\n") == b"*****\n"
+
+
+@pytest.mark.parametrize("prefilter", [True, False])
+def test_a_long_stream_is_masked_the_same_with_or_without_the_prefilter(prefilter: bool) -> None:
+    secret = "s3cr3t-Value-9"
+    filler = b"log line without anything in it\n" * 40_000  # past the 1 MiB switch
+    output = filler + b"x=" + secret.encode() + b"\n" + filler + secret.encode()[:5]
+    masker = Masker([secret])
+    if not prefilter:
+        masker._scratch = False  # as on a machine without hyperscan
+    chunks = [output[offset : offset + 4099] for offset in range(0, len(output), 4099)]
+    masked = b"".join(masker.feed(chunk) for chunk in chunks) + masker.flush()
+    assert secret.encode() not in masked
+    assert masked.count(b"*****") == 1
+    assert masked.endswith(secret.encode()[:5])  # a cut-off piece of 5 bytes is no form
