@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -28,10 +28,6 @@ from typing import Any, Final, NamedTuple
 from secure_up.errors import SecureUpError
 from secure_up.keys.interface import KeyContext, KeyKind, KeyUnavailable
 from secure_up.sops.metadata import MasterKey, PgpKey
-
-# python-gnupg logs gpg's status lines, and the first bytes of imported key
-# data, at DEBUG; keep them out of any log a host application may have set up.
-logging.getLogger("gnupg").setLevel(logging.WARNING)
 
 #: Our own variables (a private key, a passphrase): never handed on to gpg,
 #: whose agent would keep them in its environment for as long as it lives.
@@ -50,6 +46,10 @@ _GPG_ERR_CANCELED: Final = 99
 _TAG_OCB_ENCRYPTED: Final = 20  # GnuPG 2.3+/LibrePGP AEAD (OCB) packet
 _TAG_SEIPD: Final = 18  # version 2 (RFC 9580 AEAD) is unknown to GnuPG 2.2
 _IMPORTED_SECRET: Final = 16  # IMPORT_OK flag: the key holds secret key material
+#: The sockets a gpg-agent makes in a home; any other (dirmngr, keyboxd) needs gpgconf.
+_AGENT_SOCKETS: Final = frozenset(
+    {"S.gpg-agent", "S.gpg-agent.extra", "S.gpg-agent.browser", "S.gpg-agent.ssh"}
+)
 
 
 class SecretKey(NamedTuple):
@@ -125,7 +125,13 @@ class GnuPG:
 
     def _handle(self) -> Any:
         if self._gpg is None:
+            import logging
+
             import gnupg  # imported on first use: start-up stays lean
+
+            # python-gnupg logs gpg's status lines, and the first bytes of imported key
+            # data, at DEBUG; keep them out of any log a host application may have set up.
+            logging.getLogger("gnupg").setLevel(logging.WARNING)
 
             options = []
             if not self._interactive and self._passphrase is None:
@@ -137,13 +143,42 @@ class GnuPG:
             self._gpg.encoding = "utf-8"
         return self._gpg
 
+    def _run(self, args: list[str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+        """gpg with ``args``, fed ``stdin``; status lines on stderr, as python-gnupg has them.
+
+        The hot path (opening a data key, importing the CI key) calls gpg directly:
+        python-gnupg would first import itself and run ``gpg --version`` (see
+        CONTRIBUTING.md, "Speed"). The options are python-gnupg's own, so gpg behaves
+        the same; secrets travel on stdin only.
+        """
+        argv = [self._binary, "--status-fd", "2", "--no-tty", "--no-verbose", "--batch"]
+        if self._home:
+            argv += ["--homedir", self._home]
+        # gpg's tools are the key subsystem's own: run here, not through process.py.
+        return subprocess.run(  # noqa: S603 - a fixed program; the data goes over stdin
+            [*argv, *args],
+            input=stdin,
+            env=self._env,
+            capture_output=True,
+            check=False,
+        )
+
     def decrypt(self, armored: str) -> bytes:
         """The plaintext of an armored PGP message (a data key or a share)."""
-        result = self._handle().decrypt(armored, passphrase=self._passphrase)
-        data: bytes = result.data
-        if not result.ok or not data:
-            raise PgpError(self._decrypt_failure(result.stderr or "", armored), None)
-        return data
+        stdin = armored.encode("utf-8")
+        if self._passphrase is not None:
+            # gpg reads the passphrase's line from fd 0, then the message.
+            options = ["--pinentry-mode", "loopback", "--passphrase-fd", "0"]
+            stdin = self._passphrase.encode("utf-8") + b"\n" + stdin
+        elif not self._interactive:
+            options = ["--pinentry-mode", "error"]  # never wait for a pinentry nobody can answer
+        else:
+            options = []
+        result = self._run([*options, "--decrypt"], stdin)
+        stderr = result.stderr.decode("utf-8", errors="replace")
+        if "[GNUPG:] DECRYPTION_OKAY" not in stderr or not result.stdout:
+            raise PgpError(self._decrypt_failure(stderr, armored), None)
+        return result.stdout
 
     def encrypt(self, data: bytes, fingerprint: str) -> str:
         """``data`` wrapped for ``fingerprint``, ASCII-armored, as sops stores it."""
@@ -174,9 +209,11 @@ class GnuPG:
         A passphrase-protected secret key is imported as it is: gpg needs the
         passphrase only when the key is used.
         """
-        result = self._handle().import_keys(key_data)
+        status = self._run(["--import"], key_data).stderr.decode("utf-8", errors="replace")
+        # [GNUPG:] IMPORT_OK <reason flags> <fingerprint>, one line per key imported.
         imported = [
-            (entry["fingerprint"], int(entry["ok"])) for entry in result.results if "ok" in entry
+            (match[2], int(match[1]))
+            for match in re.finditer(r"^\[GNUPG:\] IMPORT_OK (\d+) ([0-9A-F]+)", status, re.M)
         ]
         secret = {fingerprint for fingerprint, flags in imported if flags & _IMPORTED_SECRET}
         public_only = {fingerprint for fingerprint, _ in imported} - secret
@@ -193,8 +230,38 @@ class GnuPG:
         Only for homes we made: it would also stop the agent of the user's
         desktop session.
         """
+        if self._kill_agent_in_home():
+            return
         self._gpgconf("--kill", "all")
         self._gpgconf("--remove-socketdir")
+
+    def _kill_agent_in_home(self) -> bool:
+        """KILLAGENT over the agent's socket in this home; False when gpgconf must do it.
+
+        ``gpgconf --kill all`` runs gpg-connect-agent three times (dirmngr, scdaemon,
+        agent) and ``--remove-socketdir`` once more: four programs for what one line on
+        the agent's socket does. Only when the home holds the agent's sockets and no
+        other daemon's, and no per-user socket directory (/run/user/UID) could hold
+        them instead; else gpgconf, which knows every layout.
+        """
+        if any(os.path.isdir(f"{base}/{os.getuid()}") for base in ("/run/user", "/var/run/user")):
+            return False
+        try:
+            sockets = {name for name in os.listdir(self.home) if name.startswith("S.")}
+        except OSError:
+            return False
+        if not sockets <= _AGENT_SOCKETS:
+            return False
+        path = os.path.join(self.home, "S.gpg-agent")
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return True  # no agent was started here
+        except OSError:
+            return False
+        if not stat.S_ISSOCK(mode):  # an Assuan redirect file: gpgconf follows it
+            return False
+        return _assuan_command(path, b"KILLAGENT")
 
     def _gpgconf(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         """gpgconf for this home, with a timeout: an agent that hangs must not hang us."""
@@ -304,6 +371,31 @@ class GnuPG:
             "the key cannot encrypt (no usable encryption subkey)",
             "ask its owner for a key with an encryption subkey",
         )
+
+
+def _assuan_command(socket_path: str, command: bytes) -> bool:
+    """Send one Assuan command to the daemon at ``socket_path``; True when it said OK.
+
+    Hand-written: Assuan is a line protocol ("OK" greeting, a command, "OK"/"ERR"
+    reply), and the only client library (gpg-connect-agent) is a program to spawn.
+    A socket nobody listens on means the daemon is gone already: nothing to stop.
+    """
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(AGENT_TIMEOUT)
+            try:
+                connection.connect(socket_path)
+            except (ConnectionRefusedError, FileNotFoundError):
+                return True
+            replies = connection.makefile("rb")
+            if not replies.readline().startswith(b"OK"):
+                return False
+            connection.sendall(command + b"\n")
+            return replies.readline().startswith(b"OK")
+    except OSError:
+        return False
 
 
 def _last_gpg_message(stderr: str) -> str:
