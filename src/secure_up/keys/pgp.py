@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
 import re
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -110,6 +111,13 @@ class GnuPG:
         self._passphrase = passphrase
         self._interactive = interactive
         self._gpg: Any = None
+        #: Work that must precede every use (importing the CI key), run at first need.
+        self._setup: Callable[[], None] | None = None
+        #: A thread doing that work ahead of need, while Python loads the rest of secure-up.
+        self._worker: Any = None
+        self._worker_error: BaseException | None = None
+        #: gpg --decrypt processes started ahead of need, by the message they were given.
+        self._pending: dict[str, subprocess.Popen[bytes]] = {}
 
     def __repr__(self) -> str:
         return f"GnuPG(binary={self._binary!r}, home={self._home!r})"
@@ -123,7 +131,64 @@ class GnuPG:
         """gpg's version, e.g. ``(2, 2, 40)``."""
         return tuple(self._handle().version or ())
 
+    def set_up_before_use(self, setup: Callable[[], None]) -> None:
+        """Run ``setup`` before the first use of gpg (it may raise; then every use does)."""
+        self._setup = setup
+
+    def prepare_in_background(self, messages: Iterable[str]) -> None:
+        """Start the set-up, then gpg on ``messages``, in a thread: ready when first needed.
+
+        The first use of gpg (and :meth:`settle`) waits for the thread; a message
+        asked for later gets the output of the process started here for it.
+        """
+        import threading
+
+        wanted = list(messages)
+
+        def work() -> None:
+            try:
+                self._run_setup()
+                for armored in wanted:
+                    if armored not in self._pending:
+                        self._pending[armored] = self._start_decrypt(armored)
+            except BaseException as error:
+                self._worker_error = error
+
+        self._worker = threading.Thread(target=work, name="gpg-prepare", daemon=True)
+        self._worker.start()
+
+    def settle(self) -> None:
+        """Wait for everything started ahead of need: nothing of ours runs gpg after this.
+
+        Called before the agent of an ephemeral home is stopped: a gpg still running
+        would start it again.
+        """
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        for process in self._pending.values():
+            process.communicate()
+        self._pending.clear()
+
+    def _ready(self) -> None:
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        if self._worker_error is not None:
+            raise self._worker_error
+        self._run_setup()
+
+    def _run_setup(self) -> None:
+        setup, self._setup = self._setup, None
+        if setup is not None:
+            try:
+                setup()
+            except BaseException as error:
+                self._worker_error = error  # every later use fails the same way
+                raise
+
     def _handle(self) -> Any:
+        self._ready()
         if self._gpg is None:
             import logging
 
@@ -143,6 +208,10 @@ class GnuPG:
             self._gpg.encoding = "utf-8"
         return self._gpg
 
+    def _argv(self) -> list[str]:
+        argv = [self._binary, "--status-fd", "2", "--no-tty", "--no-verbose", "--batch"]
+        return [*argv, "--homedir", self._home] if self._home else argv
+
     def _run(self, args: list[str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
         """gpg with ``args``, fed ``stdin``; status lines on stderr, as python-gnupg has them.
 
@@ -151,20 +220,17 @@ class GnuPG:
         CONTRIBUTING.md, "Speed"). The options are python-gnupg's own, so gpg behaves
         the same; secrets travel on stdin only.
         """
-        argv = [self._binary, "--status-fd", "2", "--no-tty", "--no-verbose", "--batch"]
-        if self._home:
-            argv += ["--homedir", self._home]
         # gpg's tools are the key subsystem's own: run here, not through process.py.
         return subprocess.run(  # noqa: S603 - a fixed program; the data goes over stdin
-            [*argv, *args],
+            [*self._argv(), *args],
             input=stdin,
             env=self._env,
             capture_output=True,
             check=False,
         )
 
-    def decrypt(self, armored: str) -> bytes:
-        """The plaintext of an armored PGP message (a data key or a share)."""
+    def _decrypt_call(self, armored: str) -> tuple[list[str], bytes]:
+        """gpg's options and stdin to decrypt ``armored``."""
         stdin = armored.encode("utf-8")
         if self._passphrase is not None:
             # gpg reads the passphrase's line from fd 0, then the message.
@@ -174,11 +240,40 @@ class GnuPG:
             options = ["--pinentry-mode", "error"]  # never wait for a pinentry nobody can answer
         else:
             options = []
-        result = self._run([*options, "--decrypt"], stdin)
-        stderr = result.stderr.decode("utf-8", errors="replace")
-        if "[GNUPG:] DECRYPTION_OKAY" not in stderr or not result.stdout:
+        return [*options, "--decrypt"], stdin
+
+    def _start_decrypt(self, armored: str) -> subprocess.Popen[bytes]:
+        """gpg decrypting ``armored``, started; its input (a few KiB) fits the pipe."""
+        args, stdin = self._decrypt_call(armored)
+        process = subprocess.Popen(  # noqa: S603 - a fixed program; the data goes over stdin
+            [*self._argv(), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self._env,
+        )
+        pipe, process.stdin = process.stdin, None  # written here: communicate() only reads
+        assert pipe is not None  # noqa: S101 - PIPE above
+        with contextlib.suppress(BrokenPipeError):  # gpg ended early: its status lines say why
+            pipe.write(stdin)
+        with contextlib.suppress(BrokenPipeError):
+            pipe.close()
+        return process
+
+    def decrypt(self, armored: str) -> bytes:
+        """The plaintext of an armored PGP message (a data key or a share)."""
+        self._ready()
+        started = self._pending.pop(armored, None)
+        if started is not None:
+            stdout, stderr_bytes = started.communicate()
+        else:
+            args, stdin = self._decrypt_call(armored)
+            result = self._run(args, stdin)
+            stdout, stderr_bytes = result.stdout, result.stderr
+        stderr = stderr_bytes.decode("utf-8", errors="replace")
+        if "[GNUPG:] DECRYPTION_OKAY" not in stderr or not stdout:
             raise PgpError(self._decrypt_failure(stderr, armored), None)
-        return result.stdout
+        return stdout
 
     def encrypt(self, data: bytes, fingerprint: str) -> str:
         """``data`` wrapped for ``fingerprint``, ASCII-armored, as sops stores it."""
@@ -221,6 +316,7 @@ class GnuPG:
 
     def start_agent(self) -> None:
         """Start (or find) this home's gpg-agent; say why when it will not start."""
+        self._ready()
         if self._gpgconf("--launch", "gpg-agent").returncode != 0:
             raise PgpError(*self._agent_failure())
 
@@ -467,11 +563,17 @@ class PgpService:
     def gpg(self) -> GnuPG:
         """gpg for this command, set up on first use (a file without PGP keys needs none)."""
         if self._gpg is None:
+            from secure_up.keys import early
             from secure_up.keys.session import gpg_session
 
-            self._gpg = self._context.cleanup.enter_context(
-                gpg_session(self._context.environ, interactive=self._context.interactive)
-            )
+            started = early.adopt(self._context.environ, self._context.interactive)
+            if started is not None:  # set up at start-up for this very environment
+                session, self._gpg = started
+                self._context.cleanup.enter_context(session)
+            else:
+                self._gpg = self._context.cleanup.enter_context(
+                    gpg_session(self._context.environ, interactive=self._context.interactive)
+                )
         return self._gpg
 
     def open(self, key: MasterKey) -> bytes:

@@ -142,5 +142,9 @@ def key_services(
     environ: Mapping[str, str], *, interactive: bool, kinds: Mapping[str, KeyKind] = KINDS
 ) -> Iterator[KeyServices]:
     """The key services of one command; what they made (a keyring, an agent) goes at the end."""
+    from secure_up.keys import early
+
     with contextlib.ExitStack() as cleanup:
+        # Last to run: a session set up at start-up that no service took ends here too.
+        cleanup.callback(early.discard)
         yield KeyServices(KeyContext(environ, interactive, cleanup), kinds)
