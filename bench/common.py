@@ -44,15 +44,22 @@ def run_measured(
 
 
 def compare(
-    runs: int, commands: dict[str, Sequence[str]], env: Mapping[str, str]
+    runs: int,
+    commands: dict[str, Sequence[str]],
+    env: Mapping[str, str],
+    extra: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Measurement]:
-    """Run the commands interleaved (fair under a changing load); one warm-up each."""
+    """Run the commands interleaved (fair under a changing load); one warm-up each.
+
+    ``extra`` adds variables to the environment of the commands it names.
+    """
+    envs = {name: {**env, **(extra or {}).get(name, {})} for name in commands}
     results = {name: Measurement([], []) for name in commands}
-    for argv in commands.values():
-        run_measured(argv, env)
+    for name, argv in commands.items():
+        run_measured(argv, envs[name])
     for _ in range(runs):
         for name, argv in commands.items():
-            seconds, peak = run_measured(argv, env)
+            seconds, peak = run_measured(argv, envs[name])
             results[name].seconds.append(seconds)
             results[name].peak_kib.append(peak)
     return results

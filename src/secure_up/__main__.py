@@ -51,7 +51,17 @@ def _run(args: list[str]) -> int:
     fast = parse_fast(args)
     if fast is not None:
         command, arguments = fast
-        return command.call(arguments) or ExitCode.OK
+        named = [
+            *arguments.get("secrets", ()),
+            *([arguments["path"]] if "path" in arguments else []),
+        ]
+        if not named:
+            return command.call(arguments) or ExitCode.OK
+        # gpg opens the named files' data keys while the command's modules load.
+        from secure_up.keys.early import opened_early
+
+        with opened_early(os.environ, named):
+            return command.call(arguments) or ExitCode.OK
     from secure_up.cli.app import app  # Typer: only when the full parser is needed
 
     app(args=args, prog_name="secure-up")

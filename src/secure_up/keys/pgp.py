@@ -16,22 +16,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
+import contextlib
 import os
 import re
 import shutil
+import stat
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from secure_up.errors import SecureUpError
 from secure_up.keys.interface import KeyContext, KeyKind, KeyUnavailable
 from secure_up.sops.metadata import MasterKey, PgpKey
-
-# python-gnupg logs gpg's status lines, and the first bytes of imported key
-# data, at DEBUG; keep them out of any log a host application may have set up.
-logging.getLogger("gnupg").setLevel(logging.WARNING)
 
 #: Our own variables (a private key, a passphrase): never handed on to gpg,
 #: whose agent would keep them in its environment for as long as it lives.
@@ -50,6 +47,10 @@ _GPG_ERR_CANCELED: Final = 99
 _TAG_OCB_ENCRYPTED: Final = 20  # GnuPG 2.3+/LibrePGP AEAD (OCB) packet
 _TAG_SEIPD: Final = 18  # version 2 (RFC 9580 AEAD) is unknown to GnuPG 2.2
 _IMPORTED_SECRET: Final = 16  # IMPORT_OK flag: the key holds secret key material
+#: The sockets a gpg-agent makes in a home; any other (dirmngr, keyboxd) needs gpgconf.
+_AGENT_SOCKETS: Final = frozenset(
+    {"S.gpg-agent", "S.gpg-agent.extra", "S.gpg-agent.browser", "S.gpg-agent.ssh"}
+)
 
 
 class SecretKey(NamedTuple):
@@ -110,6 +111,13 @@ class GnuPG:
         self._passphrase = passphrase
         self._interactive = interactive
         self._gpg: Any = None
+        #: Work that must precede every use (importing the CI key), run at first need.
+        self._setup: Callable[[], None] | None = None
+        #: A thread doing that work ahead of need, while Python loads the rest of secure-up.
+        self._worker: Any = None
+        self._worker_error: BaseException | None = None
+        #: gpg --decrypt processes started ahead of need, by the message they were given.
+        self._pending: dict[str, subprocess.Popen[bytes]] = {}
 
     def __repr__(self) -> str:
         return f"GnuPG(binary={self._binary!r}, home={self._home!r})"
@@ -123,9 +131,72 @@ class GnuPG:
         """gpg's version, e.g. ``(2, 2, 40)``."""
         return tuple(self._handle().version or ())
 
+    def set_up_before_use(self, setup: Callable[[], None]) -> None:
+        """Run ``setup`` before the first use of gpg (it may raise; then every use does)."""
+        self._setup = setup
+
+    def prepare_in_background(self, messages: Iterable[str]) -> None:
+        """Start the set-up, then gpg on ``messages``, in a thread: ready when first needed.
+
+        The first use of gpg (and :meth:`settle`) waits for the thread; a message
+        asked for later gets the output of the process started here for it.
+        """
+        import threading
+
+        wanted = list(messages)
+
+        def work() -> None:
+            try:
+                self._run_setup()
+                for armored in wanted:
+                    if armored not in self._pending:
+                        self._pending[armored] = self._start_decrypt(armored)
+            except BaseException as error:
+                self._worker_error = error
+
+        self._worker = threading.Thread(target=work, name="gpg-prepare", daemon=True)
+        self._worker.start()
+
+    def settle(self) -> None:
+        """Wait for everything started ahead of need: nothing of ours runs gpg after this.
+
+        Called before the agent of an ephemeral home is stopped: a gpg still running
+        would start it again.
+        """
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        for process in self._pending.values():
+            process.communicate()
+        self._pending.clear()
+
+    def _ready(self) -> None:
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        if self._worker_error is not None:
+            raise self._worker_error
+        self._run_setup()
+
+    def _run_setup(self) -> None:
+        setup, self._setup = self._setup, None
+        if setup is not None:
+            try:
+                setup()
+            except BaseException as error:
+                self._worker_error = error  # every later use fails the same way
+                raise
+
     def _handle(self) -> Any:
+        self._ready()
         if self._gpg is None:
+            import logging
+
             import gnupg  # imported on first use: start-up stays lean
+
+            # python-gnupg logs gpg's status lines, and the first bytes of imported key
+            # data, at DEBUG; keep them out of any log a host application may have set up.
+            logging.getLogger("gnupg").setLevel(logging.WARNING)
 
             options = []
             if not self._interactive and self._passphrase is None:
@@ -137,13 +208,72 @@ class GnuPG:
             self._gpg.encoding = "utf-8"
         return self._gpg
 
+    def _argv(self) -> list[str]:
+        argv = [self._binary, "--status-fd", "2", "--no-tty", "--no-verbose", "--batch"]
+        return [*argv, "--homedir", self._home] if self._home else argv
+
+    def _run(self, args: list[str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+        """gpg with ``args``, fed ``stdin``; status lines on stderr, as python-gnupg has them.
+
+        The hot path (opening a data key, importing the CI key) calls gpg directly:
+        python-gnupg would first import itself and run ``gpg --version`` (see
+        CONTRIBUTING.md, "Speed"). The options are python-gnupg's own, so gpg behaves
+        the same; secrets travel on stdin only.
+        """
+        # gpg's tools are the key subsystem's own: run here, not through process.py.
+        return subprocess.run(  # noqa: S603 - a fixed program; the data goes over stdin
+            [*self._argv(), *args],
+            input=stdin,
+            env=self._env,
+            capture_output=True,
+            check=False,
+        )
+
+    def _decrypt_call(self, armored: str) -> tuple[list[str], bytes]:
+        """gpg's options and stdin to decrypt ``armored``."""
+        stdin = armored.encode("utf-8")
+        if self._passphrase is not None:
+            # gpg reads the passphrase's line from fd 0, then the message.
+            options = ["--pinentry-mode", "loopback", "--passphrase-fd", "0"]
+            stdin = self._passphrase.encode("utf-8") + b"\n" + stdin
+        elif not self._interactive:
+            options = ["--pinentry-mode", "error"]  # never wait for a pinentry nobody can answer
+        else:
+            options = []
+        return [*options, "--decrypt"], stdin
+
+    def _start_decrypt(self, armored: str) -> subprocess.Popen[bytes]:
+        """gpg decrypting ``armored``, started; its input (a few KiB) fits the pipe."""
+        args, stdin = self._decrypt_call(armored)
+        process = subprocess.Popen(  # noqa: S603 - a fixed program; the data goes over stdin
+            [*self._argv(), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self._env,
+        )
+        pipe, process.stdin = process.stdin, None  # written here: communicate() only reads
+        assert pipe is not None  # noqa: S101 - PIPE above
+        with contextlib.suppress(BrokenPipeError):  # gpg ended early: its status lines say why
+            pipe.write(stdin)
+        with contextlib.suppress(BrokenPipeError):
+            pipe.close()
+        return process
+
     def decrypt(self, armored: str) -> bytes:
         """The plaintext of an armored PGP message (a data key or a share)."""
-        result = self._handle().decrypt(armored, passphrase=self._passphrase)
-        data: bytes = result.data
-        if not result.ok or not data:
-            raise PgpError(self._decrypt_failure(result.stderr or "", armored), None)
-        return data
+        self._ready()
+        started = self._pending.pop(armored, None)
+        if started is not None:
+            stdout, stderr_bytes = started.communicate()
+        else:
+            args, stdin = self._decrypt_call(armored)
+            result = self._run(args, stdin)
+            stdout, stderr_bytes = result.stdout, result.stderr
+        stderr = stderr_bytes.decode("utf-8", errors="replace")
+        if "[GNUPG:] DECRYPTION_OKAY" not in stderr or not stdout:
+            raise PgpError(self._decrypt_failure(stderr, armored), None)
+        return stdout
 
     def encrypt(self, data: bytes, fingerprint: str) -> str:
         """``data`` wrapped for ``fingerprint``, ASCII-armored, as sops stores it."""
@@ -174,9 +304,11 @@ class GnuPG:
         A passphrase-protected secret key is imported as it is: gpg needs the
         passphrase only when the key is used.
         """
-        result = self._handle().import_keys(key_data)
+        status = self._run(["--import"], key_data).stderr.decode("utf-8", errors="replace")
+        # [GNUPG:] IMPORT_OK <reason flags> <fingerprint>, one line per key imported.
         imported = [
-            (entry["fingerprint"], int(entry["ok"])) for entry in result.results if "ok" in entry
+            (match[2], int(match[1]))
+            for match in re.finditer(r"^\[GNUPG:\] IMPORT_OK (\d+) ([0-9A-F]+)", status, re.M)
         ]
         secret = {fingerprint for fingerprint, flags in imported if flags & _IMPORTED_SECRET}
         public_only = {fingerprint for fingerprint, _ in imported} - secret
@@ -184,6 +316,7 @@ class GnuPG:
 
     def start_agent(self) -> None:
         """Start (or find) this home's gpg-agent; say why when it will not start."""
+        self._ready()
         if self._gpgconf("--launch", "gpg-agent").returncode != 0:
             raise PgpError(*self._agent_failure())
 
@@ -193,8 +326,38 @@ class GnuPG:
         Only for homes we made: it would also stop the agent of the user's
         desktop session.
         """
+        if self._kill_agent_in_home():
+            return
         self._gpgconf("--kill", "all")
         self._gpgconf("--remove-socketdir")
+
+    def _kill_agent_in_home(self) -> bool:
+        """KILLAGENT over the agent's socket in this home; False when gpgconf must do it.
+
+        ``gpgconf --kill all`` runs gpg-connect-agent three times (dirmngr, scdaemon,
+        agent) and ``--remove-socketdir`` once more: four programs for what one line on
+        the agent's socket does. Only when the home holds the agent's sockets and no
+        other daemon's, and no per-user socket directory (/run/user/UID) could hold
+        them instead; else gpgconf, which knows every layout.
+        """
+        if any(os.path.isdir(f"{base}/{os.getuid()}") for base in ("/run/user", "/var/run/user")):
+            return False
+        try:
+            sockets = {name for name in os.listdir(self.home) if name.startswith("S.")}
+        except OSError:
+            return False
+        if not sockets <= _AGENT_SOCKETS:
+            return False
+        path = os.path.join(self.home, "S.gpg-agent")
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return True  # no agent was started here
+        except OSError:
+            return False
+        if not stat.S_ISSOCK(mode):  # an Assuan redirect file: gpgconf follows it
+            return False
+        return _assuan_command(path, b"KILLAGENT")
 
     def _gpgconf(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         """gpgconf for this home, with a timeout: an agent that hangs must not hang us."""
@@ -306,6 +469,31 @@ class GnuPG:
         )
 
 
+def _assuan_command(socket_path: str, command: bytes) -> bool:
+    """Send one Assuan command to the daemon at ``socket_path``; True when it said OK.
+
+    Hand-written: Assuan is a line protocol ("OK" greeting, a command, "OK"/"ERR"
+    reply), and the only client library (gpg-connect-agent) is a program to spawn.
+    A socket nobody listens on means the daemon is gone already: nothing to stop.
+    """
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(AGENT_TIMEOUT)
+            try:
+                connection.connect(socket_path)
+            except (ConnectionRefusedError, FileNotFoundError):
+                return True
+            replies = connection.makefile("rb")
+            if not replies.readline().startswith(b"OK"):
+                return False
+            connection.sendall(command + b"\n")
+            return replies.readline().startswith(b"OK")
+    except OSError:
+        return False
+
+
 def _last_gpg_message(stderr: str) -> str:
     """gpg's own last words, for failures we have no better reason for."""
     messages = [
@@ -375,11 +563,17 @@ class PgpService:
     def gpg(self) -> GnuPG:
         """gpg for this command, set up on first use (a file without PGP keys needs none)."""
         if self._gpg is None:
+            from secure_up.keys import early
             from secure_up.keys.session import gpg_session
 
-            self._gpg = self._context.cleanup.enter_context(
-                gpg_session(self._context.environ, interactive=self._context.interactive)
-            )
+            started = early.adopt(self._context.environ, self._context.interactive)
+            if started is not None:  # set up at start-up for this very environment
+                session, self._gpg = started
+                self._context.cleanup.enter_context(session)
+            else:
+                self._gpg = self._context.cleanup.enter_context(
+                    gpg_session(self._context.environ, interactive=self._context.interactive)
+                )
         return self._gpg
 
     def open(self, key: MasterKey) -> bytes:

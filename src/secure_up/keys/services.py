@@ -152,5 +152,9 @@ def key_services(
     from secure_up.audit.record import note_key_use
 
     note_key_use(environ)  # this command decrypts or changes a secret: it is audited
+    from secure_up.keys import early
+
     with contextlib.ExitStack() as cleanup:
+        # Last to run: a session set up at start-up that no service took ends here too.
+        cleanup.callback(early.discard)
         yield KeyServices(KeyContext(environ, interactive, cleanup), kinds)

@@ -50,32 +50,53 @@ _EXPORT_HINT: Final = "gpg --export-secret-keys --armor FINGERPRINT"
 
 
 @contextlib.contextmanager
-def gpg_session(environ: Mapping[str, str], *, interactive: bool) -> Iterator[GnuPG]:
+def gpg_session(
+    environ: Mapping[str, str], *, interactive: bool, defer_import: bool = False
+) -> Iterator[GnuPG]:
     """The gpg for one command: an ephemeral keyring when a key variable is set, else the user's.
 
     ``interactive`` says whether a person is at a terminal who could answer a
-    pinentry; when false, gpg is never allowed to ask.
+    pinentry; when false, gpg is never allowed to ask. ``defer_import`` leaves the
+    import of the key to the first use of gpg (or to a thread, see
+    :mod:`secure_up.keys.early`); its errors are raised there.
     """
     key_data = _key_from(environ)
     passphrase = _passphrase_from(environ)
     if key_data is None:
         gpg_environ = _gpg_environ(environ, interactive)
         if passphrase is None:
-            yield GnuPG(gpg_environ, interactive=interactive)
+            with _settled(GnuPG(gpg_environ, interactive=interactive)) as gpg:
+                yield gpg
             return
         # The user's agent outlives us: it must not keep the key unlocked by the variable.
         from secure_up.keys.passphrase_cache import passphrases_forgotten_afterwards
 
-        with passphrases_forgotten_afterwards(gpg_environ):
-            yield GnuPG(gpg_environ, passphrase=passphrase, interactive=interactive)
+        with (
+            passphrases_forgotten_afterwards(gpg_environ),
+            _settled(GnuPG(gpg_environ, passphrase=passphrase, interactive=interactive)) as gpg,
+        ):
+            yield gpg
         return
     from secure_up.system.signals import unwind_on_signals
 
     with unwind_on_signals(_exit_status), _ephemeral_home(environ) as home:
         gpg_environ = {**_gpg_environ(environ, interactive), "GNUPGHOME": str(home)}
-        gpg = GnuPG(gpg_environ, passphrase=passphrase, interactive=interactive)
-        _import_secret_key(gpg, key_data, _key_source(environ))
+        with _settled(GnuPG(gpg_environ, passphrase=passphrase, interactive=interactive)) as gpg:
+            source = _key_source(environ)
+            if defer_import:
+                gpg.set_up_before_use(lambda: _import_secret_key(gpg, key_data, source))
+            else:
+                _import_secret_key(gpg, key_data, source)
+            yield gpg
+
+
+@contextlib.contextmanager
+def _settled(gpg: GnuPG) -> Iterator[GnuPG]:
+    """``gpg``, whose processes started ahead of need are all done when the block ends."""
+    try:
         yield gpg
+    finally:
+        gpg.settle()
 
 
 def key_variable_set(environ: Mapping[str, str]) -> bool:

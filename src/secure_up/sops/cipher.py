@@ -14,7 +14,6 @@ import os
 import re
 from binascii import a2b_base64
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
@@ -48,6 +47,8 @@ def format_float(value: float) -> str:
         return "NaN"
     if value in (float("inf"), float("-inf")):
         return "+Inf" if value > 0 else "-Inf"
+    from decimal import Decimal  # only for floats: 1.5 ms of start-up otherwise
+
     text = format(Decimal(repr(value)), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 from collections.abc import Callable
 from typing import Final
 
@@ -33,8 +32,6 @@ MAC_ONLY_ENCRYPTED_INIT: Final = hashlib.sha256(b"sops").digest()
 
 #: What to do with one leaf: (value, path, is it encrypted?) -> new value.
 LeafVisitor = Callable[[Plaintext, list[str], bool], Plaintext]
-
-log = logging.getLogger(__name__)
 
 _FIX_RESTORE = "restore the file from version control; never edit ENC[...] values by hand"
 
@@ -202,7 +199,9 @@ def _decrypt_leaf(cipher: ValueCipher, value: Plaintext, path: list[str]) -> Pla
         try:
             return cipher.decrypt(value.text, _aad(path))
         except (IntegrityError, FormatError):
-            log.warning(
+            import logging  # only here: about 5 ms of start-up otherwise
+
+            logging.getLogger(__name__).warning(
                 "a comment at %s does not decrypt (sops' YAML writer may have moved it to "
                 "another nesting level); it is kept in its encrypted form",
                 _where(path),
