@@ -22,7 +22,6 @@ from secure_up.sopsfile import (
     read_input,
     store_for,
 )
-from secure_up.sopsfile.creation import new_metadata
 from secure_up.sopsfile.extract import extract_value, parse_path
 
 
@@ -98,6 +97,8 @@ def encrypt(
     encryption_context: str | None = None,
     age: str | None = None,
 ) -> None:
+    from secure_up.sopsfile.creation import new_metadata  # encrypt only: decrypt starts lean
+
     environ = os.environ if environ is None else environ
     file_type = file_type_for(path, input_type)
     out_type = file_type_for(path, output_type) if output_type else file_type

@@ -8,9 +8,10 @@ exit path), unchanged values keep their ciphertext (the cipher remembers IVs),
 two writers never interleave, and a killed command leaves the old file or the
 new one.
 
-The changes themselves live beside: tree_edits.py (a value at a key path),
-shell_payload.py (the ``export`` lines of a binary file), recipients.py (key
-groups) and edit_session.py (the editor). Here: reading, asking, writing.
+The changes themselves live in sopsfile/: edits.py (a value at a key path),
+shell_payload.py (the ``export`` lines of a binary file), rekey.py (a new data
+key, or the same one for new recipients); and editing/edit_session.py (the
+editor). Here: reading, asking, writing.
 
 ``rotate`` and ``updatekeys`` are easy to confuse, so both say what they do:
 ``rotate`` makes a new data key and re-encrypts every value (do it when a key
