@@ -18,7 +18,7 @@ from typer.core import TyperCommand
 from secure_up.commands import crypt as commands
 from secure_up.commands import run as run_commands
 from secure_up.commands import secrets as secret_commands
-from secure_up.sops.stores import FILE_TYPES
+from secure_up.sopsfile import FILE_TYPES
 
 USAGE_HELP = """\b
 Typical use:

@@ -29,8 +29,7 @@ from typing import Final, Literal
 
 from secure_up.errors import ConfigError, SecureUpError, UsageError
 from secure_up.launch import compose, variables
-from secure_up.sops import tree
-from secure_up.sops.stores import FileType, store_for
+from secure_up.sopsfile import Branch, FileType, store_for
 
 Format = Literal["binary", "dotenv", "yaml", "json"]
 
@@ -128,20 +127,19 @@ def _recipient(
 
         return "pgp", parse_fingerprint(options.pgp, "--pgp")
     if options.age:
-        from secure_up.keys.age import parse_recipient
+        from secure_up.sopsfile.creation import check_recipient
 
-        parse_recipient(options.age)  # refuses what is not a recipient, naming the option
+        check_recipient("age", options.age)  # refuses what is not a recipient, saying why
         return "age", options.age
-    from secure_up.keys.age import default_key_file, ensure_identity_file
+    from secure_up.keys.services import age_key_file, ensure_age_identity
 
-    path = Path(environ["SOPS_AGE_KEY_FILE"]) if environ.get("SOPS_AGE_KEY_FILE") else None
-    path = path or default_key_file(environ)
+    path = age_key_file(environ)
     if path is None:
         raise SecureUpError(
             "cannot tell where sops keeps age keys: neither XDG_CONFIG_HOME nor HOME is set",
             "set SOPS_AGE_KEY_FILE to where the key should be, or pass --age / --pgp",
         )
-    recipient, created = ensure_identity_file(path)
+    recipient, created = ensure_age_identity(path)
     (report.did if created else report.had)(f"age key {path} (recipient {recipient})")
     return "age", recipient
 
@@ -213,8 +211,9 @@ def _secrets(
     file_type = _file_type(path, options.file_format)
     values = _values(missing, options)
     plaintext = _plaintext(values, file_type)
-    from secure_up.commands.crypt import keys_for, new_metadata
+    from secure_up.commands.crypt import keys_for
     from secure_up.sopsfile import encrypt_new
+    from secure_up.sopsfile.creation import new_metadata
 
     metadata = new_metadata(
         path,
@@ -246,7 +245,7 @@ def _missing_variables(compose_files: Sequence[Path], environ: Mapping[str, str]
 def _file_type(path: Path, file_format: Format | None) -> FileType:
     if file_format is not None:
         return file_format
-    from secure_up.sops.stores import file_type_for
+    from secure_up.sopsfile import file_type_for
 
     return file_type_for(path, None)
 
@@ -280,7 +279,7 @@ def _plaintext(values: Mapping[str, str], file_type: FileType) -> bytes:
 
         lines = [format_shell_assignment(name, value) for name, value in values.items()]
         return "".join(f"{line}\n" for line in lines).encode()
-    document = tree.Branch()
+    document = Branch()
     for name, value in values.items():
         document.set(name, value)
     return store_for(file_type).dump_plain([document])

@@ -8,9 +8,10 @@ exit path), unchanged values keep their ciphertext (the cipher remembers IVs),
 two writers never interleave, and a killed command leaves the old file or the
 new one.
 
-The changes themselves live beside: tree_edits.py (a value at a key path),
-shell_payload.py (the ``export`` lines of a binary file), recipients.py (key
-groups) and edit_session.py (the editor). Here: reading, asking, writing.
+The changes themselves live in sopsfile/: edits.py (a value at a key path),
+shell_payload.py (the ``export`` lines of a binary file), rekey.py (a new data
+key, or the same one for new recipients); and editing/edit_session.py (the
+editor). Here: reading, asking, writing.
 
 ``rotate`` and ``updatekeys`` are easy to confuse, so both say what they do:
 ``rotate`` makes a new data key and re-encrypts every value (do it when a key
@@ -40,14 +41,8 @@ from secure_up.errors import (
     NotModifiedError,
     UsageError,
 )
-from secure_up.keys.kms import recipient as kms_recipient
-from secure_up.keys.registry import KINDS, new_key
-from secure_up.keys.services import KeyServices, key_services, new_data_key
-from secure_up.sops import tree
-from secure_up.sops.cipher import ValueCipher, looks_encrypted
-from secure_up.sops.engine import encrypt_documents
-from secure_up.sops.stores import file_type_for
-from secure_up.sopsfile import DecryptedFile, EncryptedFile
+from secure_up.keys.services import KeyServices, key_services
+from secure_up.sopsfile import Branch, DecryptedFile, EncryptedFile, file_type_for
 from secure_up.sopsfile.config import (
     CONFIG_FILE_NAME,
     CreationRule,
@@ -55,15 +50,15 @@ from secure_up.sopsfile.config import (
     find_config,
     load_config,
 )
-from secure_up.sopsfile.edits import KeyPath, assign, parse_key, remove
-from secure_up.sopsfile.extract import extract_value
-from secure_up.sopsfile.recipients import (
-    Recipient,
-    change_recipients,
-    parse_fingerprint,
-    plan_recipients,
-    refuse_keys_we_cannot_wrap,
+from secure_up.sopsfile.edits import KeyPath, assign, parse_key, remove, stored_encrypted
+from secure_up.sopsfile.recipients import Recipient
+from secure_up.sopsfile.rekey import (
+    plan_update,
+    recipient_options,
+    recipients_of,
+    update_recipients,
 )
+from secure_up.sopsfile.rekey import rotate as rotate_data_key
 from secure_up.sopsfile.shell_payload import (
     change_payload,
     set_shell_variable,
@@ -174,7 +169,7 @@ def set_value(
         console.stdout.write(value + "\n")
         console.stdout.flush()
     console.note(f"{path}: set {key}")
-    if file_type != "binary" and not _stored_encrypted(decrypted, output, key_path):
+    if file_type != "binary" and not stored_encrypted(decrypted, output, key_path):
         console.note(
             f"note: {key} is stored in clear text: the file's rule "
             f"({decrypted.source.metadata.effective_rule.kind}) leaves it unencrypted"
@@ -220,18 +215,11 @@ def _refuse_control_characters(key_path: KeyPath) -> None:
             )
 
 
-def _first_document(decrypted: DecryptedFile, path: Path) -> tree.Branch:
+def _first_document(decrypted: DecryptedFile, path: Path) -> Branch:
     """The document ``set`` changes: the first (a multi-document YAML file has more)."""
     if not decrypted.documents:
         raise FormatError(f"{path} holds no document", "restore it from version control")
     return decrypted.documents[0]
-
-
-def _stored_encrypted(decrypted: DecryptedFile, output: bytes, key_path: KeyPath) -> bool:
-    """Whether the value just written at ``key_path`` is encrypted (the rule may say not)."""
-    documents, _ = decrypted.source.store.load_encrypted(output)
-    node = extract_value(documents[0], key_path)
-    return not isinstance(node, str) or looks_encrypted(node)
 
 
 # -- rotate --------------------------------------------------------------------------------------
@@ -253,13 +241,14 @@ def rotate(
     """Give each file a new data key: every value re-encrypted, recipients changed as asked."""
     environ = os.environ if environ is None else environ
     console = console or Console.system()
-    added = [("pgp", parse_fingerprint(fp, "--add-pgp")) for fp in add_pgp]
-    removed = [("pgp", parse_fingerprint(fp, "--rm-pgp")) for fp in rm_pgp]
-    # As sops, each value may be a comma-separated list; kms_recipient checks each ARN.
-    added += [("kms", kms_recipient(arn)) for value in add_kms for arn in value.split(",") if arn]
-    removed += [("kms", kms_recipient(arn)) for value in rm_kms for arn in value.split(",") if arn]
-    added += [("age", new_key("age", recipient).identifier) for recipient in add_age]
-    removed += [("age", recipient.strip()) for recipient in rm_age]
+    added, removed = recipient_options(
+        add_pgp=add_pgp,
+        rm_pgp=rm_pgp,
+        add_age=add_age,
+        rm_age=rm_age,
+        add_kms=add_kms,
+        rm_kms=rm_kms,
+    )
     with _keys(environ, console) as keys:
         for path in paths:
             _rotate_one(
@@ -284,17 +273,8 @@ def _rotate_one(
     console: Console,
 ) -> None:
     with _changing(path, environ, keys, input_type) as decrypted:
-        metadata = decrypted.source.metadata
-        refuse_keys_we_cannot_wrap(metadata, path, frozenset(KINDS))
-        change_recipients(metadata, added, removed, path, new_key)
-        data_key = new_data_key()
-        keys.wrap_data_key(metadata, data_key)
-        # A fresh cipher remembers no IVs: every value gets a new one.
-        documents = encrypt_documents(decrypted.documents, metadata, ValueCipher(data_key))
-        atomic_write(
-            _real(path), decrypted.source.store.dump_encrypted(documents, metadata.to_raw())
-        )
-    recipients = ", ".join(key.identifier for key in metadata.master_keys)
+        atomic_write(_real(path), rotate_data_key(decrypted, keys, added, removed))
+    recipients = ", ".join(recipients_of(decrypted.source))
     console.note(f"{path}: new data key, every value re-encrypted; recipients: {recipients}")
 
 
@@ -387,7 +367,7 @@ def _update_one(
 ) -> None:
     with _locked(path, environ):
         encrypted = EncryptedFile.read(path)
-        change = plan_recipients(encrypted.metadata, rule, path, new_key, frozenset(KINDS))
+        change = plan_update(encrypted, rule)
         if change.is_empty:
             console.note(f"{path}: recipients already match {rule.origin or CONFIG_FILE_NAME}")
             return
@@ -396,12 +376,7 @@ def _update_one(
         if not yes and not _confirmed(console, f"Update the recipients of {path}?"):
             console.note(f"{path}: skipped, nothing written")
             return
-        decrypted = encrypted.decrypt(keys)
-        metadata = encrypted.metadata
-        metadata.key_groups = change.groups
-        metadata.shamir_threshold = change.threshold
-        keys.wrap_data_key(metadata, decrypted.data_key, only_new=not change.resplit)
-        atomic_write(_real(path), decrypted.encrypt())
+        atomic_write(_real(path), update_recipients(encrypted, change, keys))
     console.note(
         f"{path}: recipients updated (same data key; run `secure-up rotate {path}` "
         "too if a removed recipient must lose access to new values)"

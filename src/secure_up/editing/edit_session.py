@@ -22,8 +22,7 @@ from typing import Final
 
 from secure_up.errors import ExitCode, FormatError, SecureUpError, UsageError
 from secure_up.launch.shellenv import parse_shell_env
-from secure_up.sops import tree
-from secure_up.sops.stores import FileType, store_for
+from secure_up.sopsfile import Branch, Documents, FileType, from_bytes, store_for
 from secure_up.system.private_dir import private_directory, remove_orphans
 from secure_up.system.process import run_editor
 from secure_up.system.signals import signals_held, unwind_on_signals
@@ -95,7 +94,7 @@ def edit_plaintext(
     file_type: FileType,
     environ: Mapping[str, str],
     note: Callable[[str], None],
-) -> tree.Documents | None:
+) -> Documents | None:
     """Let the user edit ``original`` (the plaintext of a ``file_type`` file) as file ``name``.
 
     Returns the documents of the saved text, or None when it did not change.
@@ -116,7 +115,7 @@ class _EditSession:
     file_type: FileType
     original: bytes
 
-    def run(self, plaintext: Path) -> tree.Documents | None:
+    def run(self, plaintext: Path) -> Documents | None:
         """The edited documents, or None when the text did not change."""
         text, header, after_error = self.original, b"", False
         while True:
@@ -138,11 +137,11 @@ class _EditSession:
                 self.note(f"error in the edited text: {error.what}; reopening the editor")
                 header, after_error = self._error_header(error), True
 
-    def _parse(self, text: bytes) -> tree.Documents:
+    def _parse(self, text: bytes) -> Documents:
         documents = store_for(self.file_type).load_plain(text)
         if self.file_type == "binary":
             if self._original_is_shell():
-                parse_shell_env(tree.from_bytes(text), "the edited file")
+                parse_shell_env(from_bytes(text), "the edited file")
         elif any(_holds_metadata_key(document, self.file_type) for document in documents):
             raise FormatError(
                 "the edited text has a top-level `sops` key, which holds a file's metadata",
@@ -152,7 +151,7 @@ class _EditSession:
 
     def _original_is_shell(self) -> bool:
         try:
-            parse_shell_env(tree.from_bytes(self.original), "the file")
+            parse_shell_env(from_bytes(self.original), "the file")
         except FormatError:
             return False
         return True
@@ -194,7 +193,7 @@ def _how_it_ended(returncode: int) -> str:
     return f"was killed by signal {number}{name}"
 
 
-def _holds_metadata_key(document: tree.Branch, file_type: FileType) -> bool:
+def _holds_metadata_key(document: Branch, file_type: FileType) -> bool:
     if file_type == "dotenv":
         return any(key.startswith("sops_") for key in document.keys())
     return document.index_of("sops") >= 0

@@ -12,6 +12,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 from secure_up.audit.record import note_keys
 from secure_up.errors import NoKeyError, SecureUpError
@@ -158,3 +159,24 @@ def key_services(
         # Last to run: a session set up at start-up that no service took ends here too.
         cleanup.callback(early.discard)
         yield KeyServices(KeyContext(environ, interactive, cleanup), kinds)
+
+
+# -- a key of one's own (init) -------------------------------------------------------------------
+
+
+def age_key_file(environ: Mapping[str, str]) -> Path | None:
+    """Where sops looks for age keys: ``SOPS_AGE_KEY_FILE``, else the user's default file.
+
+    None when neither that variable nor a config directory (XDG_CONFIG_HOME, HOME) is set.
+    """
+    from secure_up.keys.age import KEY_FILE_VARIABLE, default_key_file
+
+    named = environ.get(KEY_FILE_VARIABLE)
+    return Path(named) if named else default_key_file(environ)
+
+
+def ensure_age_identity(path: Path) -> tuple[str, bool]:
+    """(recipient, created): the first age identity in ``path``, made there if missing."""
+    from secure_up.keys.age import ensure_identity_file
+
+    return ensure_identity_file(path)

@@ -19,10 +19,15 @@ from secure_up.errors import FormatError, IntegrityError
 from secure_up.keys.services import KeyServices
 from secure_up.launch.secret_values import SecretValues
 from secure_up.launch.shellenv import parse_shell_env
-from secure_up.sops.cipher import format_float
-from secure_up.sops.tree import Branch, Documents, Node, from_bytes
-from secure_up.sops.tree import Sequence as TreeSequence
-from secure_up.sopsfile import EncryptedFile
+from secure_up.sopsfile import (
+    Branch,
+    Documents,
+    EncryptedFile,
+    Node,
+    TreeSequence,
+    format_float,
+    from_bytes,
+)
 
 
 def load_secret_values(

@@ -17,26 +17,21 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import yaml
 
 from secure_up.errors import FormatError
-from secure_up.keys.services import KeyServices, new_data_key
-from secure_up.sops import tree
-from secure_up.sops.cipher import ValueCipher
-from secure_up.sops.engine import encrypt_documents
-from secure_up.sops.metadata import KeyGroup, MasterKey, Metadata
-from secure_up.sops.rules import EncryptionRule
-from secure_up.sops.stores import store_for
-from secure_up.sopsfile import EncryptedFile
+from secure_up.keys.services import KeyServices
+from secure_up.sopsfile import EncryptedFile, to_plain
+from secure_up.sopsfile.creation import encrypt_document
 from secure_up.system.atomic import atomic_write
 
 SUFFIX: Final = ".renew.yaml"
 PENDING: Final = "pending"
 COMMITTED: Final = "committed"
 #: Only the new values are encrypted; the rest says what is going on to anyone.
-_RULE: Final = EncryptionRule("encrypted_regex", "^new_values$")
+_RULE: Final[tuple[Literal["encrypted_regex"], str]] = ("encrypted_regex", "^new_values$")
 
 
 def record_path(secrets_file: Path) -> Path:
@@ -67,17 +62,8 @@ class Record:
         )
 
 
-def write(record: Record, recipients: Metadata, keys: KeyServices) -> None:
-    """Encrypt ``record`` to ``recipients``' key groups and write it atomically."""
-    metadata = Metadata(
-        key_groups=[
-            KeyGroup([_unwrapped(key) for key in group.keys]) for group in recipients.key_groups
-        ],
-        rule=_RULE,
-        shamir_threshold=recipients.shamir_threshold,
-    )
-    data_key = new_data_key()
-    keys.wrap_data_key(metadata, data_key)
+def write(record: Record, secrets: EncryptedFile, keys: KeyServices) -> None:
+    """Encrypt ``record`` to the key groups of ``secrets`` and write it atomically."""
     plain = {
         "secrets_file": record.secrets_file.name,
         "keys": record.keys,
@@ -87,15 +73,7 @@ def write(record: Record, recipients: Metadata, keys: KeyServices) -> None:
         "started": record.started or _now(),
         "new_values": dict(record.new_values) or {"none": ""},
     }
-    document = tree.Branch((name, tree.from_plain(value)) for name, value in plain.items())
-    store = store_for("yaml")
-    encrypted = encrypt_documents([document], metadata, ValueCipher(data_key))
-    atomic_write(record.path, store.dump_encrypted(encrypted, metadata.to_raw()))
-
-
-def _unwrapped(key: MasterKey) -> MasterKey:
-    raw = {name: value for name, value in key.to_raw().items() if name not in ("enc", "created_at")}
-    return type(key).from_raw(raw)
+    atomic_write(record.path, encrypt_document(plain, "yaml", secrets.metadata, _RULE, keys))
 
 
 def _now() -> str:
@@ -123,7 +101,7 @@ def load(secrets_file: Path, keys: KeyServices) -> Record | None:
     if not path.exists():
         return None
     decrypted = EncryptedFile.read(path, "yaml").decrypt(keys, for_rewrite=False)
-    plain = {name: tree.to_plain(value) for name, value in decrypted.documents[0].items_only()}
+    plain = {name: to_plain(value) for name, value in decrypted.documents[0].items_only()}
     values = plain.get("new_values")
     names = plain.get("keys")
     new_values = {

@@ -261,7 +261,7 @@ class Renewal:
         record = state.Record(
             self.secrets_file, list(self.keys), step, list(self.restart), dict(new)
         )
-        state.write(record, self.decrypted.source.metadata, self.key_services)
+        state.write(record, self.decrypted.source, self.key_services)
 
     def _mark(self, applier: Applier, status: str) -> None:
         name = applier.describe()

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from secure_up.errors import SecureUpError, UsageError
 from secure_up.sops import tree
+from secure_up.sops.cipher import looks_encrypted
 from secure_up.sops.stores import FileType
-from secure_up.sopsfile.extract import parse_path
+from secure_up.sopsfile.extract import extract_value, parse_path
+
+if TYPE_CHECKING:  # the type only: this module stays free of keys and files
+    from secure_up.sopsfile.file import DecryptedFile
 
 #: A value's place in a document: mapping keys and list indexes from the root.
 KeyPath = list[str | int]
@@ -107,6 +112,16 @@ def remove(document: tree.Branch, key_path: KeyPath, key: str, path: Path) -> No
         f"{path} has no {key}; nothing was changed",
         f"check the key names with `secure-up decrypt {path}` (keys are case-sensitive)",
     )
+
+
+def stored_encrypted(decrypted: DecryptedFile, output: bytes, key_path: KeyPath) -> bool:
+    """Whether the value at ``key_path`` in ``output`` (``decrypted`` written) is encrypted.
+
+    The file's rule may leave it in clear (``unencrypted_suffix``, ``encrypted_regex``...).
+    """
+    documents, _ = decrypted.source.store.load_encrypted(output)
+    node = extract_value(documents[0], key_path)
+    return not isinstance(node, str) or looks_encrypted(node)
 
 
 def _parent_of(document: tree.Branch, key_path: KeyPath, *, create: bool) -> tree.Node:

@@ -16,6 +16,7 @@ from secure_up.errors import (
     FormatError,
     InputFileError,
     IntegrityError,
+    NotEncryptedError,
     OutputConversionError,
 )
 from secure_up.keys.services import KeyServices, new_data_key
@@ -48,6 +49,20 @@ def read_input(path: Path, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
             )
         return data
     return read_regular(path, max_size=max_size)
+
+
+def is_encrypted(data: bytes, file_type: FileType) -> bool:
+    """Whether ``data`` is a sops file, as ``sops filestatus`` decides: metadata with a MAC.
+
+    Malformed input raises (sops exits 1); merely plaintext is False. sops reads a
+    binary file's envelope as JSON, so a plaintext binary file is an error too.
+    """
+    store = store_for("json" if file_type == "binary" else file_type)
+    try:
+        _, raw = store.load_encrypted(data)
+        return bool(parse_metadata(raw).mac)
+    except NotEncryptedError:
+        return False
 
 
 @dataclass
