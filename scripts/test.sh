@@ -3,7 +3,7 @@
 #   Debian + PyPI packages (scripts/bootstrap.sh), a Docker engine with Compose v1 and v2
 #   (scripts/ensure-docker.sh, stopped again at the end if this run started it), the local
 #   images of the reference stack, Chromium for the browser test, then ruff, mypy --strict
-#   and pytest.
+#   and pytest, then every bench once in its quick mode.
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +31,10 @@ set -e
 if ((status == 5)); then
     echo "pytest collected no tests: that is a failure here" >&2
     exit 1
+fi
+if ((status == 0)) && [ $# -eq 0 ]; then
+    # Every bench once, quickly: proves they still run and prints their tables (the
+    # figures in README come from full runs; speed is judged there, not by tests).
+    echo "== bench (quick)"; ./bench/run-all-quick.sh
 fi
 exit "$status"
