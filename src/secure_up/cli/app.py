@@ -22,12 +22,16 @@ from secure_up.sopsfile import FILE_TYPES
 
 USAGE_HELP = """\b
 Typical use:
+  secure-up init                        a key, .sops.yaml and the secrets file, once
   secure-up app                         bring up service app with its secrets
   secure-up compose -- logs -f app      any compose command, output masked
   secure-up run -- ./manage.py migrate  any program with the secrets
   secure-up check                       what the compose files need, and who sets it
   secure-up doctor                      is this machine ready? what to fix
   secure-up set FILE KEY                change one secret (value from stdin or a prompt)
+  secure-up renew DBPASS --generate     a new password in the database, file and services
+  secure-up deploy STACK                the same stack on Docker Swarm, values as Swarm secrets
+  secure-up scan --history              find the values where they must not be
 Run `secure-up COMMAND --help` for a command's options and examples.
 """
 
@@ -35,12 +39,12 @@ EXIT_CODES_HELP = """\b
 Exit codes (equal to sops' where they overlap):
   0    success
   1    an error; the message says what happened and what to do
-  2    wrong usage
+  2    wrong usage, or an input file that is not a readable regular file
+  4    the data cannot be written in the output type asked for
   5    .sops.yaml missing, malformed or without a rule for the file
-  51   MAC mismatch or a value failed authentication: the file was altered
-  52   the file has no MAC
+  51   MAC mismatch, no MAC, or a value failed authentication: the file was altered
   64   compose files use variables that are set nowhere
-  100  an input file is missing or unreadable
+  100  an input file is missing
   126  the program to run is not executable; 127 it was not found
   128  no key could open the file's data key
   200  the file was not modified; 203 the file is already encrypted
@@ -60,8 +64,11 @@ app = typer.Typer(
         "Bring up a Docker Compose stack with secrets from sops files, decrypted in memory "
         "and handed only to the process that needs them.\n\n"
         "secure-up reads sops files (YAML, JSON, dotenv, INI, binary) natively: the data key "
-        "is opened by your gpg, values are decrypted in memory, and nothing plaintext "
-        "touches the disk, your shell or an argv.\n\n" + USAGE_HELP + "\n" + EXIT_CODES_HELP
+        "is opened by your age, PGP or AWS KMS key, values are decrypted in memory, and "
+        "nothing plaintext touches the disk, your shell or an argv.\n\n"
+        + USAGE_HELP
+        + "\n"
+        + EXIT_CODES_HELP
     ),
     add_completion=False,
     no_args_is_help=True,
