@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from secure_up.audit import log
+from secure_up.console import Console
 from secure_up.errors import ExitCode, InputFileError, UsageError
 
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -37,15 +37,16 @@ def _log_file(environ: Mapping[str, str]) -> Path:
 def verify(environ: Mapping[str, str] | None = None) -> int:
     path = _log_file(os.environ if environ is None else environ)
     count, problems = log.verify(path)
+    console = Console.system()
     for problem in problems:
-        sys.stderr.write(f"{path}:{problem.line}: line {problem.line} {problem.what}\n")
+        console.note(f"{path}:{problem.line}: line {problem.line} {problem.what}")
     if problems:
-        sys.stderr.write(
+        console.note(
             "error: the audit log was tampered with or damaged\n"
-            "  fix: compare it with a copy shipped elsewhere (syslog); find out who changed it\n"
+            "  fix: compare it with a copy shipped elsewhere (syslog); find out who changed it"
         )
         return ExitCode.ERROR
-    sys.stdout.write(f"{path}: {count} line(s), chain intact\n")
+    console.result(f"{path}: {count} line(s), chain intact")
     return ExitCode.OK
 
 
@@ -78,17 +79,10 @@ def show(*, since: str | None, json_output: bool, environ: Mapping[str, str] | N
                 continue
         rows.append(entry)
     if json_output:
-        sys.stdout.writelines(json.dumps(row) + "\n" for row in rows)
+        Console.system().result("".join(json.dumps(row) + "\n" for row in rows))
         return ExitCode.OK
-    table: list[tuple[str, ...]] = [
-        ("TIME", "WHO", "COMMAND", "EXIT", "FILES", "VARIABLES", "KEYS")
-    ]
-    table += [_row(row) for row in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
-    sys.stdout.writelines(
-        "  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]) + "\n"
-        for r in table
-    )
+    headers = ("TIME", "WHO", "COMMAND", "EXIT", "FILES", "VARIABLES", "KEYS")
+    Console.system().table([_row(row) for row in rows], headers)
     return ExitCode.OK
 
 

@@ -21,7 +21,6 @@ Run twice, it changes nothing: it never overwrites a key or a file.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,13 +331,14 @@ def _pre_commit(options: InitOptions, cwd: Path, report: InitReport) -> None:
 
 
 def _tell(report: InitReport, cwd: Path) -> None:
-    for what in report.created:
-        sys.stderr.write(f"created  {what}\n")
-    for what in report.kept:
-        sys.stderr.write(f"kept     {what}\n")
+    from secure_up.console import Console, table
+
+    rows = [("created", what) for what in report.created]
+    rows += [("kept", what) for what in report.kept]
     if not report.created:
-        sys.stderr.write("nothing to do: everything init makes is there\n")
-    sys.stderr.write("next:    secure-up app    (or secure-up up SERVICE...)\n")
+        rows.append(("nothing to do:", "everything init makes is there"))
+    rows.append(("next:", "secure-up app    (or secure-up up SERVICE...)"))
+    Console.system().note(table(rows).rstrip("\n"))
 
 
 def _create(path: Path, data: bytes) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from secure_up.commands.secrets import Console
+from secure_up.console import Console
 from secure_up.editing.values import read_value
 from secure_up.errors import SecureUpError, UsageError
 from secure_up.keys.services import KeyServices, key_services

@@ -248,11 +248,17 @@ def check(
     if json_output:
         out.write(report.to_json() + "\n")
         return ExitCode.MISSING_VARIABLES if report.missing else ExitCode.OK
-    width = max((len(variable.name) for variable in report.variables), default=0)
-    for variable in report.variables:
-        source = variable.source or ("MISSING" if variable.missing else "unset, has a default")
-        where = ", ".join(variable.services) or "outside services"
-        out.write(f"{variable.name:<{width}}  {source:<22} {where}\n")
+    from secure_up.console import table
+
+    rows = [
+        (
+            variable.name,
+            variable.source or ("MISSING" if variable.missing else "unset, has a default"),
+            ", ".join(variable.services) or "outside services",
+        )
+        for variable in report.variables
+    ]
+    out.write(table(rows))
     for warning in [*report.warnings(), *renewal_notes]:
         out.write(warning + "\n")
     report.raise_for_missing(_secrets_file_for_advice(plan))

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from secure_up.console import Console
 from secure_up.errors import ExitCode, InputFileError
 from secure_up.launch import compose
 from secure_up.launch.secret_values import SecretValues
@@ -150,10 +151,10 @@ def _merge(result: ScanResult, part: ScanResult) -> None:
 
 def _print(result: ScanResult, output: str) -> None:
     if output == "json":
-        sys.stdout.write(report.to_json(result))
+        Console.system().result(report.to_json(result))
     elif output == "sarif":
         from importlib.metadata import version
 
-        sys.stdout.write(report.to_sarif(result, version("secure-up")))
+        Console.system().result(report.to_sarif(result, version("secure-up")))
     else:
-        sys.stdout.write(report.table(result))
+        Console.system().result(report.table(result))

@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TextIO
 
+from secure_up.console import Console
 from secure_up.editing.edit_session import edit_plaintext, editor_command
-from secure_up.editing.values import Terminal, open_terminal, read_value
+from secure_up.editing.values import read_value
 from secure_up.errors import (
     ConfigError,
     FormatError,
@@ -66,30 +64,6 @@ from secure_up.sopsfile.shell_payload import (
 )
 from secure_up.system.atomic import atomic_write, remove_stale_temporaries
 from secure_up.system.locking import lock_timeout, locked
-
-
-@dataclass
-class Console:
-    """The command's way to the user, injectable for tests.
-
-    ``stdin`` carries a piped value; ``stdout`` only what the user asked to
-    see (a generated value with ``--show``); ``stderr`` progress and notes;
-    ``terminal`` prompts and confirmations (None without a terminal).
-    """
-
-    stdin: BinaryIO | None
-    stdout: TextIO
-    stderr: TextIO
-    terminal: Terminal | None
-
-    @classmethod
-    def system(cls) -> Console:
-        stdin = sys.stdin.buffer if sys.stdin is not None else None
-        return cls(stdin, sys.stdout, sys.stderr, open_terminal())
-
-    def note(self, message: str) -> None:
-        self.stderr.write(message + "\n")
-        self.stderr.flush()
 
 
 def _keys(environ: Mapping[str, str], console: Console) -> AbstractContextManager[KeyServices]:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from secure_up.console import table as console_table
+
 Place = Literal["file", "history", "image", "container", "unencrypted"]
 
 #: SARIF rule per kind of finding.
@@ -58,13 +60,8 @@ def table(result: ScanResult) -> str:
     """The findings as aligned columns, then the notes."""
     lines: list[str] = []
     if result.findings:
-        rows = [("PLACE", "WHERE", "VARIABLE", "ENCODING")]
-        rows += [(f.place, f.where, f.variable or "-", f.encoding or "-") for f in result.findings]
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        lines.extend(
-            "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[3]])
-            for row in rows
-        )
+        rows = [(f.place, f.where, f.variable or "-", f.encoding or "-") for f in result.findings]
+        lines.append(console_table(rows, ("PLACE", "WHERE", "VARIABLE", "ENCODING")).rstrip("\n"))
         lines.append(f"\n{len(result.findings)} finding(s)")
     else:
         lines.append("no secret value found")
