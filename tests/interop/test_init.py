@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -159,3 +160,27 @@ def test_init_refuses_a_format_the_named_secrets_file_cannot_have(
     )
     assert result.returncode == 2
     assert b"not yaml" in result.stderr
+
+
+def test_check_json_carries_the_renew_notes(
+    secure_up: SecureUp, project: Path, tmp_path: Path
+) -> None:
+    """A database secret without a renew applier is a note in `check --json` as in the text."""
+    config_home = tmp_path / "config"
+    _init(secure_up, project, config_home, "--generate", "--no-pre-commit")
+    compose = project / "deploy" / "docker-compose.yaml"
+    text = compose.read_text()
+    start = text.index("  renew:")
+    end = text.index("\n\n", start)
+    compose.write_text(text[:start] + text[end:])  # the reference stack without its renew block
+    result = secure_up.run(
+        "check",
+        "--json",
+        "-f",
+        "deploy/docker-compose.yaml",
+        cwd=project,
+        env={"XDG_CONFIG_HOME": str(config_home)},
+    )
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert any("DBPASS is used by the database service db" in note for note in report["notes"])

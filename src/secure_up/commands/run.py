@@ -243,10 +243,8 @@ def check(
     from secure_up.renew.status import renew_warnings
 
     renewal_notes = renew_warnings(plan.files, plan.secrets_files, list(secrets))
-    for note in renewal_notes if json_output else ():
-        context.warn(note)
     if json_output:
-        out.write(report.to_json() + "\n")
+        out.write(report.to_json(renewal_notes) + "\n")
         return ExitCode.MISSING_VARIABLES if report.missing else ExitCode.OK
     from secure_up.console import table
 

@@ -128,8 +128,12 @@ class PreflightReport:
         ]
         return unused + [_exposure_warning(secret) for secret in self.exposed]
 
-    def to_json(self) -> str:
-        """The report for ``secure-up check --json``: names and places, never values."""
+    def to_json(self, notes: Sequence[str] = ()) -> str:
+        """The report for ``secure-up check --json``: names and places, never values.
+
+        ``notes`` are other findings of the check (a pending renewal, a database
+        secret without an applier), as the text would print them.
+        """
         return json.dumps(
             {
                 "ok": not self.missing,
@@ -137,6 +141,7 @@ class PreflightReport:
                 "variables": [variable.as_dict() for variable in self.variables],
                 "unused_secrets": list(self.unused_secrets),
                 "exposed": [secret.as_dict() for secret in self.exposed],
+                "notes": list(notes),
             },
             indent=2,
         )
