@@ -18,7 +18,6 @@ import getpass
 import hashlib
 import json
 import os
-import socket
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +47,9 @@ def entry_for(record: AuditRecord, exit_code: int, now: datetime | None = None) 
     return {
         "time": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "user": _user(),
-        "host": socket.gethostname(),
+        # What socket.gethostname() returns on Linux (the UTS node name), without
+        # importing socket (about 2 ms) on every run that used a key.
+        "host": os.uname().nodename,
         "command": record.command,
         "files": list(record.files),
         "keys": list(record.keys),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from secure_up.errors import ExitCode, SecureUpError
 from secure_up.keys.services import key_services
-from secure_up.launch import compose, variables
+from secure_up.launch import compose
 from secure_up.launch.secret_values import SecretValues
 from secure_up.launch.secrets_loader import load_secret_values
 from secure_up.system import process
@@ -156,7 +156,9 @@ def _preflight(
     targets: Sequence[str] = (),
     profiles: Sequence[str] = (),
 ) -> PreflightReport:
-    from secure_up.launch.preflight import preflight  # not needed by `run`, which is benchmarked
+    # Not needed by `run`, which is benchmarked against `sops exec-env`.
+    from secure_up.launch import variables
+    from secure_up.launch.preflight import preflight
 
     uses = variables.interpolated_variables(plan.files, profiles=profiles, targets=targets)
     env_names = variables.dotenv_names(compose.project_directory(plan.files))
