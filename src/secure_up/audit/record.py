@@ -10,19 +10,38 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 
 
-@dataclass
 class AuditRecord:
-    command: str
-    #: True once a command asked for its key services: it decrypts or changes a secret.
-    uses_keys: bool = False
-    required: bool = False
-    files: dict[str, None] = field(default_factory=dict)
-    keys: dict[str, None] = field(default_factory=dict)
-    variables: dict[str, None] = field(default_factory=dict)
-    services: dict[str, None] = field(default_factory=dict)
+    # A plain class, not a dataclass: every run makes one, and importing
+    # ``dataclasses`` (with ``inspect``) costs about 8 ms of start-up.
+    __slots__ = ("command", "files", "keys", "required", "services", "uses_keys", "variables")
+
+    def __init__(
+        self,
+        command: str,
+        uses_keys: bool = False,
+        required: bool = False,
+        files: dict[str, None] | None = None,
+        keys: dict[str, None] | None = None,
+        variables: dict[str, None] | None = None,
+        services: dict[str, None] | None = None,
+    ) -> None:
+        self.command = command
+        #: True once a command asked for its key services: it decrypts or changes a secret.
+        self.uses_keys = uses_keys
+        self.required = required
+        self.files: dict[str, None] = {} if files is None else files
+        self.keys: dict[str, None] = {} if keys is None else keys
+        self.variables: dict[str, None] = {} if variables is None else variables
+        self.services: dict[str, None] = {} if services is None else services
+
+    def __repr__(self) -> str:
+        return (
+            f"AuditRecord(command={self.command!r}, uses_keys={self.uses_keys!r}, "
+            f"required={self.required!r}, files={self.files!r}, keys={self.keys!r}, "
+            f"variables={self.variables!r}, services={self.services!r})"
+        )
 
 
 _current: ContextVar[AuditRecord | None] = ContextVar("secure_up_audit", default=None)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shlex
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -303,6 +302,8 @@ def _command_identities(
 ) -> list[AgeIdentity]:
     """The identities SOPS_AGE_KEY_CMD prints; its output is never shown, only its exit code."""
     try:
+        import shlex  # only for a key command: not on every run's start-up
+
         argv = shlex.split(command)
     except ValueError:
         raise IdentityError(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
 from secure_up.errors import NoKeyError
@@ -47,23 +46,47 @@ class KeyService(Protocol):
         ...
 
 
-@dataclass(frozen=True)
 class KeyContext:
-    """What a service may use to find its identities: injected, never global."""
+    """What a service may use to find its identities: injected, never global.
 
-    environ: Mapping[str, str]
-    #: Whether a person at a terminal could answer a prompt (a pinentry).
-    interactive: bool
-    #: Cleanup of the command: a service that makes something (a keyring) registers its removal.
-    cleanup: contextlib.ExitStack
+    Plain classes here, not frozen dataclasses: every run loads this module, and
+    ``dataclasses`` (with ``inspect``) costs about 8 ms of start-up.
+    """
+
+    __slots__ = ("cleanup", "environ", "interactive")
+
+    def __init__(
+        self, environ: Mapping[str, str], interactive: bool, cleanup: contextlib.ExitStack
+    ) -> None:
+        self.environ = environ
+        #: Whether a person at a terminal could answer a prompt (a pinentry).
+        self.interactive = interactive
+        #: Cleanup of the command: a service that makes something (a keyring) registers
+        #: its removal.
+        self.cleanup = cleanup
+
+    def __repr__(self) -> str:
+        return (
+            f"KeyContext(environ=<{len(self.environ)} variables>, interactive={self.interactive})"
+        )
 
 
-@dataclass(frozen=True)
 class KeyKind:
     """A master key kind secure-up can open and wrap."""
 
-    kind: str
-    #: The service for one command; made only when a file needs this kind.
-    make_service: Callable[[KeyContext], KeyService]
-    #: A new entry for a recipient named on the command line or in .sops.yaml.
-    new_key: Callable[[str], MasterKey]
+    __slots__ = ("kind", "make_service", "new_key")
+
+    def __init__(
+        self,
+        kind: str,
+        make_service: Callable[[KeyContext], KeyService],
+        new_key: Callable[[str], MasterKey],
+    ) -> None:
+        self.kind = kind
+        #: The service for one command; made only when a file needs this kind.
+        self.make_service = make_service
+        #: A new entry for a recipient named on the command line or in .sops.yaml.
+        self.new_key = new_key
+
+    def __repr__(self) -> str:
+        return f"KeyKind({self.kind!r})"

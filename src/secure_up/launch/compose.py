@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -142,6 +141,8 @@ def find_compose_command(
 
 def _override_command(override: str, which: Which) -> list[str]:
     try:
+        import shlex  # only for an override: not on every run's start-up
+
         argv = shlex.split(override)
     except ValueError:
         raise UsageError(

@@ -11,7 +11,6 @@ colleague's way in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
@@ -29,8 +28,33 @@ _ALWAYS_IN_GROUP: Final = ("hc_vault", "age")
 _FIX_DAMAGED = "the file's sops metadata is damaged; restore the file from version control"
 
 
-@dataclass(kw_only=True)
-class MasterKey:
+class _Record:
+    """Equality and repr over ``_ATTRIBUTES``, as a dataclass gives them.
+
+    Plain classes with ``__slots__``, not dataclasses: every run decrypts through
+    this module, and importing ``dataclasses`` (with ``inspect``) and defining ten
+    of them cost about 10 ms of start-up, a sixth of what sops needs for a whole run.
+    """
+
+    __slots__ = ()
+    #: The fields in a dataclass's order: compared by ``==``, shown by ``repr``.
+    _ATTRIBUTES: ClassVar[tuple[str, ...]] = ()
+    __hash__ = None  # type: ignore[assignment]  # mutable records, unhashable as dataclasses
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._ATTRIBUTES)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Record) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._ATTRIBUTES)
+        return f"{type(self).__qualname__}({fields})"
+
+
+class MasterKey(_Record):
     """One master key of a key group and the data key (or Shamir share) wrapped for it.
 
     One subclass per kind sops writes, each listing its fields in sops' order;
@@ -45,11 +69,22 @@ class MasterKey:
     #: Raw fields sops leaves out when empty.
     OMIT_EMPTY: ClassVar[frozenset[str]] = frozenset()
 
-    enc: str = ""
-    created_at: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: The raw fields the file had, so a rewrite keeps its shape; None for a new key.
-    present: frozenset[str] | None = None
+    __slots__ = ("created_at", "enc", "extra", "present")
+    _ATTRIBUTES: ClassVar[tuple[str, ...]] = ("enc", "created_at", "extra", "present")
+
+    def __init__(
+        self,
+        *,
+        enc: str = "",
+        created_at: str = "",
+        extra: dict[str, Any] | None = None,
+        present: frozenset[str] | None = None,
+    ) -> None:
+        self.enc = enc
+        self.created_at = created_at
+        self.extra: dict[str, Any] = {} if extra is None else extra
+        #: The raw fields the file had, so a rewrite keeps its shape; None for a new key.
+        self.present = present
 
     @property
     def identifier(self) -> str:
@@ -90,7 +125,6 @@ class MasterKey:
         return cls(**values, extra=extra, present=frozenset(raw) & known)
 
 
-@dataclass(kw_only=True)
 class PgpKey(MasterKey):
     kind: ClassVar[str] = "pgp"
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -98,7 +132,20 @@ class PgpKey(MasterKey):
         ("created_at", "created_at"),
         ("enc", "enc"),
     )
-    fingerprint: str
+    __slots__ = ("fingerprint",)
+    _ATTRIBUTES: ClassVar[tuple[str, ...]] = (*MasterKey._ATTRIBUTES, "fingerprint")
+
+    def __init__(
+        self,
+        *,
+        fingerprint: str,
+        enc: str = "",
+        created_at: str = "",
+        extra: dict[str, Any] | None = None,
+        present: frozenset[str] | None = None,
+    ) -> None:
+        super().__init__(enc=enc, created_at=created_at, extra=extra, present=present)
+        self.fingerprint = fingerprint
 
     def to_raw(self) -> dict[str, Any]:  # sops writes pgp entries alphabetically
         return {
@@ -109,14 +156,25 @@ class PgpKey(MasterKey):
         }
 
 
-@dataclass(kw_only=True)
 class AgeKey(MasterKey):
     kind: ClassVar[str] = "age"
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (("recipient", "recipient"), ("enc", "enc"))
-    recipient: str
+    __slots__ = ("recipient",)
+    _ATTRIBUTES: ClassVar[tuple[str, ...]] = (*MasterKey._ATTRIBUTES, "recipient")
+
+    def __init__(
+        self,
+        *,
+        recipient: str,
+        enc: str = "",
+        created_at: str = "",
+        extra: dict[str, Any] | None = None,
+        present: frozenset[str] | None = None,
+    ) -> None:
+        super().__init__(enc=enc, created_at=created_at, extra=extra, present=present)
+        self.recipient = recipient
 
 
-@dataclass(kw_only=True)
 class KmsKey(MasterKey):
     kind: ClassVar[str] = "kms"
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -128,10 +186,32 @@ class KmsKey(MasterKey):
         ("aws_profile", "aws_profile"),
     )
     OMIT_EMPTY: ClassVar[frozenset[str]] = frozenset({"role", "context"})
-    arn: str
-    role: str = ""
-    context: dict[str, str] = field(default_factory=dict)
-    aws_profile: str = ""
+    __slots__ = ("arn", "aws_profile", "context", "role")
+    _ATTRIBUTES: ClassVar[tuple[str, ...]] = (
+        *MasterKey._ATTRIBUTES,
+        "arn",
+        "role",
+        "context",
+        "aws_profile",
+    )
+
+    def __init__(
+        self,
+        *,
+        arn: str,
+        role: str = "",
+        context: dict[str, str] | None = None,
+        aws_profile: str = "",
+        enc: str = "",
+        created_at: str = "",
+        extra: dict[str, Any] | None = None,
+        present: frozenset[str] | None = None,
+    ) -> None:
+        super().__init__(enc=enc, created_at=created_at, extra=extra, present=present)
+        self.arn = arn
+        self.role = role
+        self.context = {} if context is None else context
+        self.aws_profile = aws_profile
 
     @property
     def identifier(self) -> str:
@@ -143,7 +223,6 @@ class KmsKey(MasterKey):
         return f"{text}|{context}" if context else text
 
 
-@dataclass(kw_only=True)
 class GcpKmsKey(MasterKey):
     kind: ClassVar[str] = "gcp_kms"
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -151,10 +230,22 @@ class GcpKmsKey(MasterKey):
         ("created_at", "created_at"),
         ("enc", "enc"),
     )
-    resource_id: str
+    __slots__ = ("resource_id",)
+    _ATTRIBUTES: ClassVar[tuple[str, ...]] = (*MasterKey._ATTRIBUTES, "resource_id")
+
+    def __init__(
+        self,
+        *,
+        resource_id: str,
+        enc: str = "",
+        created_at: str = "",
+        extra: dict[str, Any] | None = None,
+        present: frozenset[str] | None = None,
+    ) -> None:
+        super().__init__(enc=enc, created_at=created_at, extra=extra, present=present)
+        self.resource_id = resource_id
 
 
-@dataclass(kw_only=True)
 class HckmsKey(MasterKey):
     kind: ClassVar[str] = "hckms"
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -162,10 +253,22 @@ class HckmsKey(MasterKey):
         ("created_at", "created_at"),
         ("enc", "enc"),
     )
-    key_id: str
+    __slots__ = ("key_id",)
+    _ATTRIBUTES: ClassVar[tuple[str, ...]] = (*MasterKey._ATTRIBUTES, "key_id")
+
+    def __init__(
+        self,
+        *,
+        key_id: str,
+        enc: str = "",
+        created_at: str = "",
+        extra: dict[str, Any] | None = None,
+        present: frozenset[str] | None = None,
+    ) -> None:
+        super().__init__(enc=enc, created_at=created_at, extra=extra, present=present)
+        self.key_id = key_id
 
 
-@dataclass(kw_only=True)
 class AzureKvKey(MasterKey):
     kind: ClassVar[str] = "azure_kv"
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -175,16 +278,35 @@ class AzureKvKey(MasterKey):
         ("created_at", "created_at"),
         ("enc", "enc"),
     )
-    vault_url: str
-    name: str = ""
-    version: str = ""
+    __slots__ = ("name", "vault_url", "version")
+    _ATTRIBUTES: ClassVar[tuple[str, ...]] = (
+        *MasterKey._ATTRIBUTES,
+        "vault_url",
+        "name",
+        "version",
+    )
+
+    def __init__(
+        self,
+        *,
+        vault_url: str,
+        name: str = "",
+        version: str = "",
+        enc: str = "",
+        created_at: str = "",
+        extra: dict[str, Any] | None = None,
+        present: frozenset[str] | None = None,
+    ) -> None:
+        super().__init__(enc=enc, created_at=created_at, extra=extra, present=present)
+        self.vault_url = vault_url
+        self.name = name
+        self.version = version
 
     @property
     def identifier(self) -> str:
         return f"{self.vault_url}/keys/{self.name}/{self.version}"
 
 
-@dataclass(kw_only=True)
 class HcVaultKey(MasterKey):
     kind: ClassVar[str] = "hc_vault"
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -194,9 +316,29 @@ class HcVaultKey(MasterKey):
         ("created_at", "created_at"),
         ("enc", "enc"),
     )
-    vault_address: str
-    engine_path: str = ""
-    key_name: str = ""
+    __slots__ = ("engine_path", "key_name", "vault_address")
+    _ATTRIBUTES: ClassVar[tuple[str, ...]] = (
+        *MasterKey._ATTRIBUTES,
+        "vault_address",
+        "engine_path",
+        "key_name",
+    )
+
+    def __init__(
+        self,
+        *,
+        vault_address: str,
+        engine_path: str = "",
+        key_name: str = "",
+        enc: str = "",
+        created_at: str = "",
+        extra: dict[str, Any] | None = None,
+        present: frozenset[str] | None = None,
+    ) -> None:
+        super().__init__(enc=enc, created_at=created_at, extra=extra, present=present)
+        self.vault_address = vault_address
+        self.engine_path = engine_path
+        self.key_name = key_name
 
     @property
     def identifier(self) -> str:
@@ -209,11 +351,14 @@ KEY_TYPES: Final[dict[str, type[MasterKey]]] = {
 }
 
 
-@dataclass
-class KeyGroup:
+class KeyGroup(_Record):
     """Master keys that all wrap the same data key (or the same Shamir share)."""
 
-    keys: list[MasterKey] = field(default_factory=list)
+    __slots__ = ("keys",)
+    _ATTRIBUTES: ClassVar[tuple[str, ...]] = ("keys",)
+
+    def __init__(self, keys: list[MasterKey] | None = None) -> None:
+        self.keys: list[MasterKey] = [] if keys is None else keys
 
     def is_empty(self) -> bool:
         return not self.keys
@@ -241,16 +386,44 @@ class KeyGroup:
         return raw
 
 
-@dataclass
-class Metadata:
-    key_groups: list[KeyGroup]
-    lastmodified: str = ""
-    mac: str = ""
-    #: The rule the file names; None when it names none (then the default applies).
-    rule: EncryptionRule | None = None
-    mac_only_encrypted: bool = False
-    shamir_threshold: int = 0
-    version: str = SOPS_VERSION
+class Metadata(_Record):
+    __slots__ = (
+        "key_groups",
+        "lastmodified",
+        "mac",
+        "mac_only_encrypted",
+        "rule",
+        "shamir_threshold",
+        "version",
+    )
+    _ATTRIBUTES: ClassVar[tuple[str, ...]] = (
+        "key_groups",
+        "lastmodified",
+        "mac",
+        "rule",
+        "mac_only_encrypted",
+        "shamir_threshold",
+        "version",
+    )
+
+    def __init__(
+        self,
+        key_groups: list[KeyGroup],
+        lastmodified: str = "",
+        mac: str = "",
+        rule: EncryptionRule | None = None,
+        mac_only_encrypted: bool = False,
+        shamir_threshold: int = 0,
+        version: str = SOPS_VERSION,
+    ) -> None:
+        self.key_groups = key_groups
+        self.lastmodified = lastmodified
+        self.mac = mac
+        #: The rule the file names; None when it names none (then the default applies).
+        self.rule = rule
+        self.mac_only_encrypted = mac_only_encrypted
+        self.shamir_threshold = shamir_threshold
+        self.version = version
 
     @property
     def effective_rule(self) -> EncryptionRule:

@@ -11,7 +11,6 @@ they match here exactly where they match in sops, in linear time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
 from secure_up.errors import FormatError
@@ -39,12 +38,20 @@ DEFAULT_UNENCRYPTED_SUFFIX: Final = "_unencrypted"
 CommentStack: TypeAlias = list[list[str]]
 
 
-@dataclass(frozen=True)
 class EncryptionRule:
+    """Which values of a file are encrypted: a rule kind and its suffix or pattern.
+
+    Immutable and compared by value, as a frozen dataclass; a plain class because
+    every run decrypts through it and ``dataclasses`` costs about 8 ms to import.
+    """
+
+    __slots__ = ("_pattern", "kind", "value")
     kind: RuleKind
     value: str
 
-    def __post_init__(self) -> None:
+    def __init__(self, kind: RuleKind, value: str) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "value", value)
         if self.kind.endswith("regex"):
             try:
                 object.__setattr__(self, "_pattern", compile_go_regex(self.value))
@@ -53,6 +60,23 @@ class EncryptionRule:
                     f"the {self.kind} {self.value!r} is not a valid regular expression: {error}",
                     "fix the pattern in .sops.yaml or on the command line",
                 ) from None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")  # frozen, as it was
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EncryptionRule) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.kind, self.value) == (other.kind, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.value))
+
+    def __repr__(self) -> str:
+        return f"EncryptionRule(kind={self.kind!r}, value={self.value!r})"
 
     def _search(self, text: str) -> bool:
         pattern: GoRegex = object.__getattribute__(self, "_pattern")

@@ -6,7 +6,6 @@ documents and values; everything below it is pure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -65,15 +64,32 @@ def is_encrypted(data: bytes, file_type: FileType) -> bool:
         return False
 
 
-@dataclass
 class EncryptedFile:
     """A sops file as read from disk: still encrypted."""
 
-    path: Path
-    file_type: FileType
-    store: Store
-    documents: Documents
-    metadata: Metadata
+    # Plain classes here, not dataclasses: every decrypt loads this module, and
+    # ``dataclasses`` (with ``inspect``) costs about 8 ms of start-up.
+    __slots__ = ("documents", "file_type", "metadata", "path", "store")
+
+    def __init__(
+        self,
+        path: Path,
+        file_type: FileType,
+        store: Store,
+        documents: Documents,
+        metadata: Metadata,
+    ) -> None:
+        self.path = path
+        self.file_type = file_type
+        self.store = store
+        self.documents = documents
+        self.metadata = metadata
+
+    def __repr__(self) -> str:
+        return (
+            f"EncryptedFile(path={self.path!r}, file_type={self.file_type!r}, "
+            f"store={self.store!r}, documents={self.documents!r}, metadata={self.metadata!r})"
+        )
 
     @classmethod
     def parse(cls, path: Path, data: bytes, file_type: FileType) -> EncryptedFile:
@@ -106,17 +122,26 @@ class EncryptedFile:
         return DecryptedFile(self, plain, cipher, data_key, unauthenticated)
 
 
-@dataclass(repr=False)
 class DecryptedFile:
     """A decrypted sops file, able to write itself back encrypted."""
 
-    source: EncryptedFile
-    documents: Documents
-    cipher: ValueCipher
-    data_key: bytes
-    #: Paths of empty or null values the rule would encrypt: in clear and outside the MAC
-    #: in every sops file, so anyone could have added them (see secrets_loader).
-    unauthenticated: list[list[str]] = field(default_factory=list)
+    __slots__ = ("cipher", "data_key", "documents", "source", "unauthenticated")
+
+    def __init__(
+        self,
+        source: EncryptedFile,
+        documents: Documents,
+        cipher: ValueCipher,
+        data_key: bytes,
+        unauthenticated: list[list[str]] | None = None,
+    ) -> None:
+        self.source = source
+        self.documents = documents
+        self.cipher = cipher
+        self.data_key = data_key
+        #: Paths of empty or null values the rule would encrypt: in clear and outside the MAC
+        #: in every sops file, so anyone could have added them (see secrets_loader).
+        self.unauthenticated: list[list[str]] = [] if unauthenticated is None else unauthenticated
 
     def __repr__(self) -> str:
         return f"DecryptedFile({self.source.path}, <plaintext hidden>)"
