@@ -238,9 +238,11 @@ class Masker:
                 extending.append((form, form_start, end + base))
         if self._seen > _PREFILTER_AFTER and self._scratch is None:
             self._scratch = self._prefilter.scratch()
-        if self._scratch is not None and not self._prefilter.finds_any(buffer, self._scratch):
-            return spans, extending  # nothing here: the usual case, at the prefilter's speed
-        for index, start, end in self._automaton.find_matches_as_indexes(buffer, overlapping=True):
+        if self._scratch is not None and self._scratch is not False:
+            matches = self._prefilter.matches(buffer, self._scratch)  # SIMD: the long-stream case
+        else:
+            matches = self._automaton.find_matches_as_indexes(buffer, overlapping=True)
+        for index, start, end in matches:
             spans.append((start, end))
             for form, offset in self._extensions[index]:
                 form_start = base + start - offset
@@ -282,12 +284,13 @@ _PREFILTER_AFTER = 1 << 20
 
 
 class _Prefilter:
-    """Hyperscan (SIMD, GB/s) answers "is any piece in this buffer?" before the automaton runs.
+    """Hyperscan (SIMD, GB/s) finds the pieces in long streams, in place of the automaton.
 
     Most output holds no secret, and there the Rust automaton's byte-at-a-time DFA
-    (~200 MB/s here) is the cost; hyperscan's literal matcher says "none" about ten
-    times faster. Where its wheel does not exist (it needs x86-64 with SSSE3), or it
-    fails to build, the automaton alone does the work: same results, slower.
+    (~200 MB/s here) is the cost; hyperscan's literal matcher runs at GB/s and reports
+    the same occurrences (overlapping ones included). Where its wheel does not exist
+    (it needs x86-64 with SSSE3), or it fails to build, the automaton does the work:
+    same results, slower.
     Compiled once per set of values, on first need; shared by the streams' maskers.
     """
 
@@ -309,20 +312,16 @@ class _Prefilter:
 
         return hyperscan.Scratch(self._database)
 
-    def finds_any(self, buffer: bytes, scratch: Any) -> bool:
-        if scratch is False:
-            return True  # no prefilter: let the automaton look
-        import hyperscan
+    def matches(self, buffer: bytes, scratch: Any) -> list[tuple[int, int, int]]:
+        """(piece index, start, end) of every occurrence, overlapping ones included."""
+        found: list[tuple[int, int, int]] = []
+        keys = self._keys
 
-        try:
-            self._database.scan(buffer, match_event_handler=_stop, scratch=scratch)
-        except hyperscan.ScanTerminated:
-            return True  # _stop ended the scan at the first piece found
-        return False
+        def take(index: int, _start: int, end: int, _flags: int, _context: object) -> None:
+            found.append((index, end - len(keys[index]), end))  # literals: start from length
 
-
-def _stop(*_match: object) -> bool:
-    return True  # one piece is enough: stop scanning
+        self._database.scan(buffer, match_event_handler=take, scratch=scratch)
+        return found
 
 
 def _compile_hyperscan(keys: list[bytes]) -> Any:
@@ -338,7 +337,7 @@ def _compile_hyperscan(keys: list[bytes]) -> Any:
             expressions=expressions,
             ids=list(range(len(keys))),
             elements=len(keys),
-            flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(keys),
+            flags=[0] * len(keys),
         )
     except hyperscan.error:
         return None
