@@ -44,6 +44,16 @@ services:
     environment:
       FEATURE_TOKEN: ${FEATURE_TOKEN:?FEATURE_TOKEN is not set}
 """
+# A second applier that fails on apply only: the database's change must be put back.
+FAILING_FILE = """\
+x-secure-up:
+  renew:
+    DBPASS:
+      postgres: {service: db, roles: [wordcount_dbadmin, postgres]}
+      exec:
+        service: db
+        command: [sh, -c, 'read -r o; read -r n; [ "$$SECURE_UP_RENEW_ACTION" != apply ]']
+"""
 # The same login renew's applier makes: the password on stdin, never on an argv.
 LOGIN = 'IFS= read -r PGPASSWORD; export PGPASSWORD; exec psql -w -h 127.0.0.1 "$@"'
 
@@ -172,6 +182,28 @@ def test_renew_on_the_stack_changes_database_file_and_services(renewing: Renewin
     in_use = {name for service in stack.services() for name in renewing.service_secrets(
         service.removeprefix(f"{stack.name}_"))}  # fmt: skip
     assert after == in_use
+
+
+def test_a_failure_before_the_write_puts_the_old_password_back(renewing: Renewing) -> None:
+    stack = renewing.stack
+    current = renewing.value("DBPASS")
+    versions = stack.versions()
+    failing = stack.tmp / "failing.yaml"
+    failing.write_text(FAILING_FILE)
+    compose_files = stack.env["COMPOSE_FILE"]
+    stack.env["COMPOSE_FILE"] = compose_files + os.pathsep + str(failing)
+    try:
+        result = stack.secure_up(
+            "renew", "--stack", stack.name, "-s", str(renewing.secrets), "DBPASS", "--generate"
+        )
+    finally:
+        stack.env["COMPOSE_FILE"] = compose_files
+    assert result.returncode != 0
+    assert "the old value was put back" in result.stderr, result.stderr
+    assert renewing.value("DBPASS") == current
+    assert renewing.login("wordcount_dbadmin", current)
+    assert not (stack.tmp / "environment.secrets.renew.yaml").exists()
+    assert stack.versions() == versions  # nothing was redeployed
 
 
 def test_a_rollback_past_the_renewal_is_refused(renewing: Renewing) -> None:

@@ -125,6 +125,12 @@ def _continue(
                 console.note("the pending renewal was finished meanwhile")
                 return 0
             options.keys = options.keys or record.keys
+            if options.stack is not None and record.stack not in (None, options.stack):
+                raise UsageError(
+                    f"the pending renewal is on stack {record.stack}, not {options.stack}",
+                    "drop --stack: --resume and --abort use the recorded one",
+                )
+            options.stack = options.stack or record.stack
             plan = plan_renewal(files, record.keys)
             renewal = _renewal(
                 options, plan, target, keys, secrets, _child_base(environ), environ, console,
@@ -189,6 +195,7 @@ def _renewal(
         and not any(secret.restart_declared for secret in plan.secrets),
         ready_timeout=options.timeout,
         progress=lambda message: console.note(f"renew: {message}"),
+        stack_name=options.stack,
     )
 
 

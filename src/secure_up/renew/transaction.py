@@ -99,6 +99,7 @@ class Renewal:
     restart_only_running: bool
     ready_timeout: float
     progress: Progress
+    stack_name: str | None = None  # a Swarm stack: recorded for --resume and --abort
     outcome: Outcome = field(init=False)
 
     def __post_init__(self) -> None:
@@ -274,8 +275,9 @@ class Renewal:
 
     def _record(self, step: str, new: Mapping[str, str]) -> None:
         record = state.Record(
-            self.secrets_file, list(self.keys), step, list(self.restart), dict(new)
-        )
+            self.secrets_file, list(self.keys), step, list(self.restart), dict(new),
+            stack=self.stack_name,
+        )  # fmt: skip
         state.write(record, self.decrypted.source, self.key_services)
 
     def _mark(self, applier: Applier, status: str) -> None:
