@@ -825,6 +825,7 @@ def edit(
         "secure-up renew --dry-run DBPASS           # what it would change",
         "secure-up renew --resume                   # finish one that was interrupted",
         "secure-up renew --abort                    # or put the old value back",
+        "secure-up renew --stack wordcount --generate DBPASS   # a stack on Docker Swarm",
     ),
 )
 def renew(
@@ -857,6 +858,22 @@ def renew(
         float,
         typer.Option("--timeout", help="Seconds recreated services get to become healthy."),
     ] = 120.0,
+    stack: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--stack",
+            metavar="STACK",
+            help="A Swarm stack deployed with `secure-up deploy`: exec into its tasks, "
+            "then redeploy it.",
+            show_default=False,
+        ),
+    ] = None,
+    keep: Annotated[
+        int,
+        typer.Option(
+            "--keep", metavar="N", help="With --stack: previous versions kept, as for deploy."
+        ),
+    ] = 1,
     secrets: SecretsOption = None,
     file: ComposeFileOption = None,
     project_name: ProjectOption = None,
@@ -868,6 +885,8 @@ def renew(
     roles, a redis user, an exec hook). The value is applied to the live system with
     the old credentials, tested, written to the file, and the services that use it
     are recreated. A failure before the file is written puts the old value back.
+    With --stack, the appliers run in the service's running task on this node and
+    the stack is redeployed (new secret versions, services roll, old ones pruned).
     """
     from secure_up.commands.renew import RenewOptions
     from secure_up.commands.renew import renew as run_renew
@@ -885,6 +904,8 @@ def renew(
         resume=resume,
         abort=abort,
         timeout=timeout,
+        stack=stack,
+        keep=keep,
     )
     raise typer.Exit(run_renew(options))
 
@@ -897,6 +918,7 @@ def renew(
         "secure-up deploy wordcount",
         "secure-up deploy wordcount --dry-run",
         "secure-up deploy wordcount -s secrets/prod.env -f deploy/docker-compose.yaml --json",
+        "secure-up deploy wordcount --rollback   # the previous stack file and secret versions",
     ),
 )
 def deploy(
@@ -913,6 +935,14 @@ def deploy(
         bool, typer.Option("--dry-run", help="Print the translated stack; change nothing.")
     ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    rollback: Annotated[
+        bool,
+        typer.Option(
+            "--rollback",
+            help="Redeploy the previous stack file with the secret versions --keep kept; "
+            "decrypts nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Deploy the compose stack to Docker Swarm with every secret as a Swarm secret.
 
@@ -930,6 +960,7 @@ def deploy(
         keep=keep,
         dry_run=dry_run,
         json_output=json_output,
+        rollback=rollback,
     )
     raise typer.Exit(deploy_commands.deploy(stack, options))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -21,7 +21,7 @@ from secure_up.launch.preflight import preflight
 from secure_up.launch.secret_values import SecretValues
 from secure_up.launch.secrets_loader import load_secret_values
 from secure_up.system import process
-from secure_up.targets.interface import ApplyOptions, DeployRequest, dependents
+from secure_up.targets.interface import ApplyOptions, DeployRequest, DeployResult, dependents
 from secure_up.targets.swarm import SwarmPlan, SwarmTarget
 from secure_up.targets.swarm_translate import naming_key
 
@@ -37,6 +37,7 @@ class DeployOptions:
     dry_run: bool = False
     json_output: bool = False
     timeout: float = 300.0
+    rollback: bool = False
 
 
 def _request(
@@ -98,6 +99,8 @@ def deploy(
     if options.keep < 0:
         raise UsageError("--keep must be 0 or more", fix="e.g. --keep 1 (the default)")
     out = out or sys.stdout
+    if options.rollback:
+        return rollback(stack, options, environ=environ, out=out, err=err)
     target, stack_plan = plan(stack, options, environ=environ, cwd=cwd, err=err)
     if options.dry_run:
         out.write(target.dry_run(stack_plan))
@@ -117,22 +120,66 @@ def deploy(
 
 def redeploy_dependents(
     stack: str,
-    variable: str,
+    variables: Sequence[str],
     options: DeployOptions,
     *,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
-) -> list[str]:
-    """The seam for ``renew`` on a stack: redeploy if a service of ``stack`` uses ``variable``.
+    err: TextIO | None = None,
+) -> tuple[list[str], DeployResult]:
+    """The seam for ``renew`` on a stack: redeploy it with the secrets file as it is now.
 
-    Returns the services built from ``variable`` (empty: nothing was deployed). Swarm rolls
-    exactly those services, since only their secret versions change.
+    Returns the services built from ``variables`` and the deploy's result. Swarm rolls
+    exactly the services whose secret versions changed. The stack file is marked as made
+    by a renewal of ``variables``, so ``--rollback`` will not roll back past it.
     """
-    _target, stack_plan = plan(stack, options, environ=environ, cwd=cwd)
-    services = dependents(stack_plan.stack.uses, variable)
-    if services:
-        deploy(stack, options, environ=environ, cwd=cwd)
-    return services
+    target, stack_plan = plan(stack, options, environ=environ, cwd=cwd, err=err)
+    services = sorted({s for v in variables for s in dependents(stack_plan.stack.uses, v)})
+    apply_options = ApplyOptions(
+        prune=options.prune, keep=options.keep, timeout=options.timeout, renewed=tuple(variables)
+    )
+    return services, target.apply(stack_plan, apply_options)
+
+
+def rollback(
+    stack: str,
+    options: DeployOptions,
+    *,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """``secure-up deploy STACK --rollback``: the previous stack file and its kept versions.
+
+    Nothing is decrypted: the secret versions the previous deploy used still exist (``--keep``)
+    or the rollback is refused. A deploy made by ``renew`` is never rolled back: the live
+    system (the database) already refuses the old value the services would get back.
+    """
+    environ = os.environ if environ is None else environ
+    out = out or sys.stdout
+    if options.secrets_files or options.compose_files:
+        raise UsageError(
+            "--rollback reads no compose or secrets file: it redeploys the stack file kept in "
+            "the Swarm",
+            "drop -s and -f",
+        )
+    target = SwarmTarget(environ, err or sys.stderr)
+    back = target.rollback_plan(stack)
+    if options.dry_run:
+        out.write(
+            f"stack {stack}: would roll back to {back.previous} (from {back.current})\n"
+            + "".join(f"  uses {name}\n" for name in back.secrets)
+        )
+        return ExitCode.OK
+    result = target.rollback(back, options.timeout)
+    out.write(target.report(result, json_output=options.json_output))
+    if not result.converged:
+        raise SecureUpError(
+            f"stack {stack} did not converge after the rollback (see the table above)",
+            f"look at `docker service ps {stack}_SERVICE --no-trunc`; "
+            "`secure-up deploy --rollback` again rolls forward",
+        )
+    return ExitCode.OK
 
 
 def stack_rm(

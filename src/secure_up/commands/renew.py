@@ -25,12 +25,13 @@ from secure_up.launch.secret_values import SecretValues
 from secure_up.launch.secrets_loader import load_secret_values
 from secure_up.renew import state
 from secure_up.renew.exec import ExecApplier
-from secure_up.renew.interface import Applier
+from secure_up.renew.interface import Applier, ServiceShell
 from secure_up.renew.plan import ApplierSpec, RenewPlan, plan_renewal
 from secure_up.renew.postgres import PostgresApplier
 from secure_up.renew.redis import RedisApplier
-from secure_up.renew.stack import ComposeStack
-from secure_up.renew.transaction import Outcome, Renewal, RenewError
+from secure_up.renew.stack import ComposeStack, ServiceState
+from secure_up.renew.swarm_stack import Redeploy, SwarmTaskStack
+from secure_up.renew.transaction import LiveStack, Outcome, Renewal, RenewError
 from secure_up.sopsfile import EncryptedFile
 from secure_up.system import process
 from secure_up.system.atomic import remove_stale_temporaries
@@ -54,6 +55,10 @@ class RenewOptions:
     resume: bool = False
     abort: bool = False
     timeout: float = DEFAULT_READY_TIMEOUT
+    #: A Swarm stack deployed with `secure-up deploy`: the appliers exec into its tasks and
+    #: the dependents roll by a redeploy; None: the compose project.
+    stack: str | None = None
+    keep: int = 1
 
 
 def renew(
@@ -68,12 +73,14 @@ def renew(
     cwd = cwd or Path.cwd()
     _check_usage(options)
     files = compose.find_compose_files(cwd, options.compose_files, environ)
+    options.compose_files = files
     secrets_files = compose.find_secrets_files(options.secrets_files, environ, files, cwd=cwd)
     if not secrets_files:
         raise UsageError(
             "no secrets file: renew changes a value in one",
             "name it with -s, or list it in x-secure-up.secrets of the compose file",
         )
+    options.secrets_files = secrets_files  # a stack's redeploy reads the same ones
     if options.resume or options.abort:
         return _continue(options, files, secrets_files, environ, console)
     plan = plan_renewal(files, options.keys)
@@ -118,6 +125,12 @@ def _continue(
                 console.note("the pending renewal was finished meanwhile")
                 return 0
             options.keys = options.keys or record.keys
+            if options.stack is not None and record.stack not in (None, options.stack):
+                raise UsageError(
+                    f"the pending renewal is on stack {record.stack}, not {options.stack}",
+                    "drop --stack: --resume and --abort use the recorded one",
+                )
+            options.stack = options.stack or record.stack
             plan = plan_renewal(files, record.keys)
             renewal = _renewal(
                 options, plan, target, keys, secrets, _child_base(environ), environ, console,
@@ -139,13 +152,32 @@ def _renewal(
     console: Console,
     new: Mapping[str, str],
 ) -> Renewal:
-    probe = compose.plugin_aware(process.probe, environ)
-    command = compose.find_compose_command(environ, probe=probe)
     hidden = [*(secrets[key] for key in plan_keys(plan)), *new.values()]
-    stack = ComposeStack(command, plan.compose_files, options.project_name, base, hidden=hidden)
-    stack.secrets = secrets
+    stack: LiveStack
+    shell: ServiceShell
+    restart = plan.services_to_restart
+    if options.stack is not None:
+        swarm = SwarmTaskStack(
+            options.stack,
+            base,
+            _redeploy(options.stack, options, plan_keys(plan), environ, console),
+            hidden=hidden,
+        )
+        stack, shell = swarm, swarm
+        # Swarm rolls every service whose secret versions change, the database's own too.
+        restart = list(
+            dict.fromkeys([*restart, *(s.service for p in plan.secrets for s in p.appliers)])
+        )
+    else:
+        probe = compose.plugin_aware(process.probe, environ)
+        command = compose.find_compose_command(environ, probe=probe)
+        compose_stack = ComposeStack(
+            command, plan.compose_files, options.project_name, base, hidden=hidden
+        )
+        compose_stack.secrets = secrets
+        stack, shell = compose_stack, compose_stack
     appliers = [
-        (secret.key, _applier(spec, stack, secret.key))
+        (secret.key, _applier(spec, shell, secret.key))
         for secret in plan.secrets
         for spec in secret.appliers
     ]
@@ -158,10 +190,12 @@ def _renewal(
         stack=stack,
         key_services=keys,
         secrets=secrets,
-        restart=plan.services_to_restart,
-        restart_only_running=not any(secret.restart_declared for secret in plan.secrets),
+        restart=restart,
+        restart_only_running=options.stack is None
+        and not any(secret.restart_declared for secret in plan.secrets),
         ready_timeout=options.timeout,
         progress=lambda message: console.note(f"renew: {message}"),
+        stack_name=options.stack,
     )
 
 
@@ -169,7 +203,48 @@ def plan_keys(plan: RenewPlan) -> list[str]:
     return [secret.key for secret in plan.secrets]
 
 
-def _applier(spec: ApplierSpec, stack: ComposeStack, key: str) -> Applier:
+def _redeploy(
+    stack: str,
+    options: RenewOptions,
+    keys: list[str],
+    environ: Mapping[str, str],
+    console: Console,
+) -> Redeploy:
+    """Step (f) on a stack: ``deploy`` with the file as written, through the deploy target."""
+
+    def redeploy() -> list[ServiceState]:
+        # The deploy target loads only here.
+        from secure_up.commands import deploy
+        from secure_up.targets.swarm import render_report
+
+        deploy_options = deploy.DeployOptions(
+            secrets_files=list(options.secrets_files),
+            compose_files=list(options.compose_files),
+            keep=options.keep,
+            timeout=max(options.timeout, 60.0),
+        )
+        console.note(f"renew: redeploying stack {stack} with the new secret versions")
+        _services, result = deploy.redeploy_dependents(
+            stack, keys, deploy_options, environ=environ, err=console.stderr
+        )
+        for line in render_report(result, json_output=False).splitlines():
+            console.note(f"renew: deploy: {line}")
+        if not result.converged:
+            failed = [s for s in result.services if not s.converged]
+            raise SecureUpError(
+                "stack did not converge: "
+                + ", ".join(f"{s.name} {s.tasks} {s.error}".strip() for s in failed),
+                f"see `docker service ps {stack}_SERVICE --no-trunc`",
+            )
+        return [
+            ServiceState(s.name, "converged" if s.converged else f"not converged: {s.error}")
+            for s in result.services
+        ]
+
+    return redeploy
+
+
+def _applier(spec: ApplierSpec, stack: ServiceShell, key: str) -> Applier:
     if spec.kind == "postgres":
         return PostgresApplier(stack, spec.service, spec.options)
     if spec.kind == "redis":
@@ -199,6 +274,10 @@ def _check_usage(options: RenewOptions) -> None:
         raise UsageError(
             "--resume and --abort use the recorded value", "drop --generate and --dry-run"
         )
+    if options.keep < 0:
+        raise UsageError("--keep must be 0 or more", "e.g. --keep 1 (the default)")
+    if options.stack is not None and options.project_name:
+        raise UsageError("--stack and -p exclude each other", "a stack has no compose project")
     if len(set(options.keys)) != len(options.keys):
         raise UsageError("a secret is named twice", "name each secret once")
 

@@ -31,18 +31,21 @@ class Result:
 
 @dataclass(frozen=True)
 class ServiceState:
-    """Where a recreated service is: ``healthy``, ``running``, ``starting``, or why not."""
+    """Where a recreated service is: ``healthy``, ``running``, ``starting``, or why not.
+
+    ``converged``: a Swarm service that runs its new spec (or a job that completed).
+    """
 
     service: str
     status: str
 
     @property
     def ready(self) -> bool:
-        return self.status in ("healthy", "running")
+        return self.status in ("healthy", "running", "converged")
 
     @property
     def failed(self) -> bool:
-        return self.status not in ("healthy", "running", "starting")
+        return self.status not in ("healthy", "running", "starting", "converged")
 
 
 class ComposeStack:

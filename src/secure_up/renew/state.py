@@ -47,6 +47,8 @@ class Record:
     new_values: dict[str, str] = field(default_factory=dict)
     pid: int = 0
     started: str = ""
+    #: The Swarm stack renewed (``renew --stack``), so ``--resume``/``--abort`` find it alone.
+    stack: str | None = None
 
     def __repr__(self) -> str:
         return f"Record({self.secrets_file}, keys={self.keys}, step={self.step}, values=<hidden>)"
@@ -73,6 +75,8 @@ def write(record: Record, secrets: EncryptedFile, keys: KeyServices) -> None:
         "started": record.started or _now(),
         "new_values": dict(record.new_values) or {"none": ""},
     }
+    if record.stack is not None:
+        plain["stack"] = record.stack
     atomic_write(record.path, encrypt_document(plain, "yaml", secrets.metadata, _RULE, keys))
 
 
@@ -121,6 +125,7 @@ def _from_plain(secrets_file: Path, plain: dict[str, Any], values: dict[str, str
         new_values=values,
         pid=int(plain.get("pid") or 0),
         started=str(plain.get("started", "")),
+        stack=str(plain["stack"]) if plain.get("stack") else None,
     )
 
 

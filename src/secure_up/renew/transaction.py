@@ -18,19 +18,34 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from secure_up.errors import SecureUpError
 from secure_up.keys.services import KeyServices
 from secure_up.launch.secret_values import SecretValues
 from secure_up.renew import state
 from secure_up.renew.interface import Applier
-from secure_up.renew.stack import ComposeStack, ServiceState
+from secure_up.renew.stack import Result, ServiceState
 from secure_up.sopsfile import DecryptedFile
 from secure_up.sopsfile.edits import assign, parse_key
 from secure_up.sopsfile.shell_payload import change_payload, set_shell_variable
 from secure_up.system.atomic import atomic_write
 
 Progress = Callable[[str], None]
+
+
+class LiveStack(Protocol):
+    """Where the dependents run: a compose project (stack.py) or a Swarm stack (swarm_stack.py)."""
+
+    secrets: SecretValues
+
+    def running_services(self) -> set[str]: ...
+
+    def recreate(self, services: Sequence[str]) -> Result: ...
+
+    def wait_ready(self, services: Sequence[str], timeout: float) -> list[ServiceState]: ...
+
+    def retry_command(self, services: Sequence[str]) -> str: ...
 
 
 class RenewError(SecureUpError):
@@ -77,13 +92,14 @@ class Renewal:
     decrypted: DecryptedFile
     secrets_file: Path  # the real path, where the file is written
     appliers: list[tuple[str, Applier]]  # (secret, applier)
-    stack: ComposeStack
+    stack: LiveStack
     key_services: KeyServices
     secrets: SecretValues  # every secret, as compose needs them to read its files
     restart: list[str]
     restart_only_running: bool
     ready_timeout: float
     progress: Progress
+    stack_name: str | None = None  # a Swarm stack: recorded for --resume and --abort
     outcome: Outcome = field(init=False)
 
     def __post_init__(self) -> None:
@@ -228,7 +244,7 @@ class Renewal:
             result = self.stack.recreate(services)
             if result.code != 0:
                 self._restart_failed(
-                    services, f"compose up exited {result.code}: {_tail(result.output)}"
+                    services, f"the restart exited {result.code}: {_tail(result.output)}"
                 )
             self.progress("waiting until " + ", ".join(services) + " are healthy or running")
             self.outcome.services = self.stack.wait_ready(services, self.ready_timeout)
@@ -259,8 +275,9 @@ class Renewal:
 
     def _record(self, step: str, new: Mapping[str, str]) -> None:
         record = state.Record(
-            self.secrets_file, list(self.keys), step, list(self.restart), dict(new)
-        )
+            self.secrets_file, list(self.keys), step, list(self.restart), dict(new),
+            stack=self.stack_name,
+        )  # fmt: skip
         state.write(record, self.decrypted.source, self.key_services)
 
     def _mark(self, applier: Applier, status: str) -> None:

@@ -41,6 +41,9 @@ class ApplyOptions:
     prune: bool = True
     keep: int = 1
     timeout: float = 300.0
+    #: The secrets a ``renew`` changed in their live system before this deploy: a rollback
+    #: past this deploy would hand the services values the live system no longer takes.
+    renewed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,13 @@ Every program runs through :func:`secure_up.system.process.capture`, the one hel
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets as random
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO
 
 from secure_up.errors import SecureUpError
 from secure_up.launch import compose
@@ -39,6 +41,8 @@ from secure_up.targets.interface import (
 
 _OWN_VARIABLE_PREFIX = "SECURE_UP_"
 _POLL_SECONDS = 1.0
+#: On a stack-file config: the secrets ``renew`` changed live right before that deploy.
+RENEWED_LABEL = f"{tr.LABEL_PREFIX}renewed"
 _FAILED_UPDATE_STATES = ("paused", "rollback_started", "rollback_paused", "rollback_completed")
 
 
@@ -75,6 +79,33 @@ class Docker:
         command = [kind, "inspect"] if kind != "task" else ["inspect", "--type", "task"]
         found: list[dict[str, Any]] = json.loads(self.run(*command, *names))
         return found
+
+
+class _Shape(Protocol):
+    """What convergence needs of a stack: its name, its services, which of them are jobs."""
+
+    @property
+    def stack(self) -> str: ...
+
+    @property
+    def services(self) -> Sequence[str]: ...
+
+    @property
+    def jobs(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """The stack file deployed before the current one, read back from its config."""
+
+    stack: str
+    current: str  # the config names of the two stack files
+    previous: str
+    previous_labels: dict[str, str]  # kept when it becomes the newest again
+    stack_yaml: str
+    services: tuple[str, ...]
+    jobs: tuple[str, ...]
+    secrets: tuple[str, ...]  # the secret versions it uses
 
 
 class SwarmPlan:
@@ -209,7 +240,7 @@ class SwarmTarget:
         converged = all(service.converged for service in services)
         removed: list[str] = []
         if converged and not unchanged:
-            self._record_stack_file(plan, existing_configs)
+            self._record_stack_file(plan.stack_config, existing_configs, options.renewed)
         if converged and options.prune:
             removed = self._prune(stack.stack, options.keep)
         in_plan = {spec.name for spec in stack.secrets}
@@ -270,17 +301,24 @@ class SwarmTarget:
                 self._create_config(config)
         return created
 
-    def _create_config(self, config: tr.ConfigSpec) -> None:
-        label_args = [arg for k, v in config.labels.items() for arg in ("--label", f"{k}={v}")]
+    def _create_config(self, config: tr.ConfigSpec, **more: str) -> None:
+        labels = {**config.labels, **more}
+        label_args = [arg for k, v in labels.items() for arg in ("--label", f"{k}={v}")]
         self.docker.run(
             "config", "create", *label_args, config.name, "-", stdin=config.content.encode()
         )
 
-    def _record_stack_file(self, plan: SwarmPlan, configs: Mapping[str, tr.ExistingObject]) -> None:
+    def _record_stack_file(
+        self,
+        config: tr.ConfigSpec,
+        configs: Mapping[str, tr.ExistingObject],
+        renewed: Sequence[str] = (),
+    ) -> None:
         # The newest stack-file config is what was deployed last: re-create an older twin.
-        if plan.stack_config.name in configs:
-            self.docker.run("config", "rm", plan.stack_config.name, check=False)
-        self._create_config(plan.stack_config)
+        if config.name in configs:
+            self.docker.run("config", "rm", config.name, check=False)
+        more = {RENEWED_LABEL: ",".join(renewed)} if renewed else {}
+        self._create_config(config, **more)
 
     def _live_services(self, stack: str) -> dict[str, dict[str, Any]]:
         ids = self.docker.run(
@@ -292,7 +330,7 @@ class SwarmTarget:
 
     def _wait(
         self,
-        stack: tr.StackPlan,
+        stack: _Shape,
         before: Mapping[str, dict[str, Any]],
         timeout: float,
         *,
@@ -313,7 +351,7 @@ class SwarmTarget:
 
     def _service_state(
         self,
-        stack: tr.StackPlan,
+        stack: _Shape,
         name: str,
         before: Mapping[str, dict[str, Any]],
         live: Mapping[str, dict[str, Any]],
@@ -396,6 +434,99 @@ class SwarmTarget:
                     if kind == "secret":
                         removed.append(name)
         return removed
+
+    # -- rollback ---------------------------------------------------------------------
+
+    def rollback_plan(self, stack: str) -> Rollback:
+        """The previous stack file (kept by ``--keep``) and what it uses; changes nothing."""
+        import yaml  # only deploy reads it
+
+        self.require_manager()
+        existing = self._existing("config", stack)
+        files = sorted(
+            (item for item in existing.values() if item.group == "stackfile"),
+            key=lambda item: item.created,
+        )
+        if not files:
+            raise SwarmError(
+                f"stack {stack} was never deployed by secure-up: nothing to roll back",
+                f"deploy it with `secure-up deploy {stack}`",
+            )
+        current = files[-1]
+        labels = self.docker.inspect("config", [current.name])[0]["Spec"].get("Labels") or {}
+        renewed = [name for name in labels.get(RENEWED_LABEL, "").split(",") if name]
+        if renewed:
+            raise SwarmError(
+                f"the current deploy of stack {stack} was made by `secure-up renew "
+                f"{' '.join(renewed)}`, which changed the value in the live system (the "
+                "database) too: a rollback would hand the services the old value, which "
+                "it refuses now",
+                f"renew it again (`secure-up renew --stack {stack} {renewed[0]}`), or deploy "
+                f"a fix with `secure-up deploy {stack}`",
+            )
+        if len(files) < 2:
+            raise SwarmError(
+                f"stack {stack} has no previous stack file to roll back to",
+                "a rollback needs a deploy kept by --keep 1 or more (the default); "
+                "deploy the version you want with `secure-up deploy` instead",
+            )
+        previous = files[-2]
+        spec = self.docker.inspect("config", [previous.name])[0]["Spec"]
+        text = base64.b64decode(spec["Data"]).decode("utf-8")
+        document = yaml.safe_load(text) or {}
+        services = document.get("services") or {}
+        jobs = tuple(
+            name
+            for name, spec in services.items()
+            # the translation marks a job: its update may "fail" (the task ends by design)
+            if ((spec.get("deploy") or {}).get("update_config") or {}).get("failure_action")
+            == "continue"
+        )
+        used = tuple(
+            sorted(
+                str(entry["name"])
+                for entry in (document.get("secrets") or {}).values()
+                if isinstance(entry, dict) and entry.get("external") and "name" in entry
+            )
+        )
+        return Rollback(
+            stack, current.name, previous.name, dict(spec.get("Labels") or {}), text,
+            tuple(services), jobs, used,
+        )  # fmt: skip
+
+    def rollback(self, plan: Rollback, timeout: float) -> DeployResult:
+        """Deploy the previous stack file again; its secret versions must still exist."""
+        existing_secrets = self._existing("secret", plan.stack)
+        missing = [name for name in plan.secrets if name not in existing_secrets]
+        if missing:
+            raise SwarmError(
+                f"the previous deploy of stack {plan.stack} used secret versions that were "
+                f"removed since: {', '.join(missing)}",
+                "deploy the values you want with `secure-up deploy` (a rollback never "
+                "decrypts; it reuses the kept versions)",
+            )
+        live = self._live_services(plan.stack)
+        self.say(f"rolling stack {plan.stack} back to its previous stack file")
+        self.docker.run(
+            "stack", "deploy", "--resolve-image", "never", "--prune", "--compose-file", "-",
+            plan.stack, stdin=plan.stack_yaml.encode(),
+        )  # fmt: skip
+        services = self._wait(plan, live, timeout, changed=True)
+        converged = all(service.converged for service in services)
+        if converged:
+            # The rolled-back file becomes the newest: a second rollback rolls forward again.
+            configs = self._existing("config", plan.stack)
+            spec = tr.ConfigSpec(plan.previous, tr.labels(plan.stack, "stackfile"), plan.stack_yaml)
+            self._record_stack_file(spec, configs)
+        return DeployResult(
+            stack=plan.stack,
+            changed=True,
+            services=tuple(services),
+            created=(),
+            kept=tuple(sorted(existing_secrets)),
+            removed=(),
+            notes=(f"rolled back to {plan.previous} (from {plan.current})",),
+        )
 
     # -- report and remove -------------------------------------------------------------
 
