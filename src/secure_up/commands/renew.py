@@ -194,7 +194,7 @@ def _renewal(
         restart_only_running=options.stack is None
         and not any(secret.restart_declared for secret in plan.secrets),
         ready_timeout=options.timeout,
-        progress=lambda message: console.note(f"renew: {message}"),
+        progress=lambda message: console.note(f"renew: {message}"),  # a log of steps, kept
         stack_name=options.stack,
     )
 
@@ -392,8 +392,7 @@ def _print_plan(plan: RenewPlan, secrets_files: list[Path], out: TextIO, as_json
 
 def _report(outcome: Outcome, console: Console, as_json: bool) -> None:
     if as_json:
-        console.stdout.write(json.dumps(outcome.to_json(), indent=2) + "\n")
-        console.stdout.flush()
+        console.json(outcome.to_json())
         return
     rows = [("secret", ", ".join(outcome.keys)), ("file", str(outcome.secrets_file))]
     rows += [(f"{name}", status) for name, status in outcome.appliers]
@@ -402,7 +401,4 @@ def _report(outcome: Outcome, console: Console, as_json: bool) -> None:
     rows.append(("result", outcome.result))
     if outcome.retry:
         rows.append(("retry", outcome.retry))
-    width = max(len(left) for left, _ in rows)
-    for left, right in rows:
-        console.stdout.write(f"{left:<{width}}  {right}\n")
-    console.stdout.flush()
+    console.table(rows)

@@ -594,23 +594,17 @@ def render_report(result: DeployResult, *, json_output: bool) -> str:
             )
             + "\n"
         )
-    rows = [("SERVICE", "KIND", "CHANGE", "TASKS", "CONVERGED")]
-    rows += [
+    from secure_up.console import table
+
+    rows = [
         (s.name, s.kind, s.change, s.tasks, "yes" if s.converged else f"NO: {s.error}".strip())
         for s in result.services
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [
-        "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip()
-        for row in rows
-    ]
-    lines.append("")
-    secret_rows = [("SECRET VERSION", "STATE")]
-    secret_rows += [(name, "created") for name in result.created]
+    lines = [table(rows, ("SERVICE", "KIND", "CHANGE", "TASKS", "CONVERGED"))]
+    secret_rows = [(name, "created") for name in result.created]
     secret_rows += [(name, "kept") for name in result.kept]
     secret_rows += [(name, "removed") for name in result.removed]
-    width = max(len(row[0]) for row in secret_rows)
-    lines += [f"{name.ljust(width)}  {state}" for name, state in secret_rows]
+    lines.append(table(secret_rows, ("SECRET VERSION", "STATE")).rstrip("\n"))
     lines += [f"note: {note}" for note in result.notes]
     status = "converged" if result.converged else "NOT converged"
     lines.append(f"stack {result.stack}: {status}" + ("" if result.changed else " (unchanged)"))
