@@ -99,6 +99,11 @@ class Console:
         self.stderr.flush()
         self._progress_shown = True
 
+    def end_progress(self) -> None:
+        """Remove the status line (before the table that ends the work)."""
+        self._clear_progress()
+        self.stderr.flush()
+
     def _clear_progress(self) -> None:
         if self._progress_shown:
             self.stderr.write("\r\033[K")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets as random
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -336,7 +337,11 @@ class SwarmTarget:
         *,
         changed: bool,
     ) -> list[ServiceResult]:
-        deadline = time.monotonic() + timeout
+        from secure_up.console import Console
+
+        console = Console(None, sys.stdout, self.err, None)  # progress on a terminal only
+        started = time.monotonic()
+        deadline = started + timeout
         while True:
             live = self._live_services(stack.stack)
             results = [
@@ -346,7 +351,13 @@ class SwarmTarget:
             # A service whose update Swarm paused or rolled back will not converge by waiting.
             settled = all(r.converged or r.error.startswith("update ") for r in results)
             if settled or time.monotonic() > deadline:
+                console.end_progress()
                 return results
+            done = sum(result.converged for result in results)
+            console.progress(
+                f"rolling out {stack.stack}: {done}/{len(results)} services converged, "
+                f"{time.monotonic() - started:.0f} s"
+            )
             time.sleep(_POLL_SECONDS)
 
     def _service_state(
