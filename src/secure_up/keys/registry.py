@@ -2,18 +2,61 @@
 
 Kinds sops writes that are not listed here (gcp_kms, azure_kv, hc_vault, hckms)
 are kept untouched in files; a file only they open is refused, naming them.
+
+Each kind's module is imported on first need (issue 15): a file with only PGP
+keys never loads the age or KMS modules, nor what they import.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Final
 
 from secure_up.errors import SecureUpError
-from secure_up.keys import age, kms, pgp
 from secure_up.keys.interface import KeyKind
 from secure_up.sops.metadata import MasterKey
 
-KINDS: Final[dict[str, KeyKind]] = {kind.kind: kind for kind in (pgp.KIND, age.KIND, kms.KIND)}
+#: kind -> the module whose ``KIND`` implements it; adding a kind is one line here.
+_MODULES: Final[dict[str, str]] = {
+    "pgp": "secure_up.keys.pgp",
+    "age": "secure_up.keys.age",
+    "kms": "secure_up.keys.kms",
+}
+
+
+class _Kinds(Mapping[str, KeyKind]):
+    """kind -> KeyKind, importing a kind's module when its entry is first looked up.
+
+    Membership, iteration and length answer from the table alone, without importing.
+    """
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self._modules = modules
+        self._loaded: dict[str, KeyKind] = {}
+
+    def __getitem__(self, kind: str) -> KeyKind:
+        entry = self._loaded.get(kind)
+        if entry is None:
+            entry = importlib.import_module(self._modules[kind]).KIND
+            assert isinstance(entry, KeyKind)  # noqa: S101 - each listed module defines KIND
+            self._loaded[kind] = entry
+        return entry
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._modules
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __repr__(self) -> str:
+        return f"KINDS({', '.join(self._modules)})"
+
+
+KINDS: Final[Mapping[str, KeyKind]] = _Kinds(_MODULES)
 
 
 def new_key(kind: str, recipient: str) -> MasterKey:

@@ -18,7 +18,6 @@ from secure_up.audit.record import note_variables
 from secure_up.errors import FormatError, IntegrityError
 from secure_up.keys.services import KeyServices
 from secure_up.launch.secret_values import SecretValues
-from secure_up.launch.shellenv import parse_shell_env
 from secure_up.sopsfile import (
     Branch,
     Documents,
@@ -49,6 +48,9 @@ def load_secret_values(
         if data_keys is not None:
             data_keys.append(decrypted.data_key)
         if encrypted.file_type == "binary":
+            # Only binary payloads are shell text: other files never load the shell parser.
+            from secure_up.launch.shellenv import parse_shell_env
+
             payload = decrypted.documents[0].get("data")
             values = parse_shell_env(payload if isinstance(payload, str) else "", str(path))
         else:
