@@ -95,3 +95,20 @@ def test_a_kind_that_cannot_open_says_why_and_where_it_looked(tmp_path: Path) ->
         EncryptedFile.read(path).decrypt(services(FakeVault(set())), for_rewrite=False)
     assert "this vault does not hold that key" in caught.value.what
     assert f"transit keys at {VAULT}: none" in caught.value.what
+
+
+def test_a_kind_is_imported_only_when_a_file_needs_it() -> None:
+    """A PGP-only run loads neither the age nor the kms module (start-up stays short)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from secure_up.keys.registry import KINDS\n"
+        "assert 'age' in KINDS and len(KINDS) >= 3\n"
+        "KINDS['pgp']\n"
+        "print(sorted(m for m in sys.modules if m in ('secure_up.keys.age', 'secure_up.keys.kms')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
