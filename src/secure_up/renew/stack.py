@@ -29,6 +29,19 @@ class Result:
     output: str
 
 
+def masked_output(masker: Masker, data: bytes) -> str:
+    """A program's output with every value (and its encodings) masked, as text."""
+    twin = masker.fresh()
+    return (twin.feed(data) + twin.flush()).decode("utf-8", "replace")
+
+
+def environment_flags(environment: Mapping[str, str] | None) -> list[str]:
+    """``-e NAME=VALUE`` for ``exec``: names and values the caller made (never a secret)."""
+    return [
+        part for name, value in (environment or {}).items() for part in ("-e", f"{name}={value}")
+    ]
+
+
 @dataclass(frozen=True)
 class ServiceState:
     """Where a recreated service is: ``healthy``, ``running``, ``starting``, or why not.
@@ -80,11 +93,7 @@ class ComposeStack:
     def _run(self, args: Sequence[str], stdin: bytes | None, timeout: float) -> Result:
         env = process.child_environment(self._base, self.secrets, pristine=False)
         done = process.capture(self.argv(*args), env=env, timeout=timeout, input=stdin)
-        return Result(done.returncode, self._mask(done.stdout + done.stderr))
-
-    def _mask(self, data: bytes) -> str:
-        masker = self._masker.fresh()
-        return (masker.feed(data) + masker.flush()).decode("utf-8", "replace")
+        return Result(done.returncode, masked_output(self._masker, done.stdout + done.stderr))
 
     def exec(
         self,
@@ -95,11 +104,7 @@ class ComposeStack:
         environment: dict[str, str] | None = None,
     ) -> Result:
         """``compose exec -T [-e NAME=VALUE...] SERVICE COMMAND`` with ``stdin`` (names only)."""
-        flags = [
-            part
-            for name, value in (environment or {}).items()
-            for part in ("-e", f"{name}={value}")
-        ]
+        flags = environment_flags(environment)
         return self._run(["exec", "-T", *flags, service, *command], stdin, EXEC_TIMEOUT)
 
     def running_services(self) -> set[str]:

@@ -15,7 +15,13 @@ from secure_up.errors import SecureUpError
 from secure_up.launch.masking import Masker
 from secure_up.launch.secret_values import SecretValues
 from secure_up.renew.interface import ApplierError
-from secure_up.renew.stack import EXEC_TIMEOUT, Result, ServiceState
+from secure_up.renew.stack import (
+    EXEC_TIMEOUT,
+    Result,
+    ServiceState,
+    environment_flags,
+    masked_output,
+)
 from secure_up.system import process
 
 #: Swarm's label on every task container: the full service name.
@@ -48,11 +54,7 @@ class SwarmTaskStack:
 
     def _docker(self, args: Sequence[str], stdin: bytes | None = None) -> Result:
         done = process.capture(["docker", *args], env=self._base, timeout=EXEC_TIMEOUT, input=stdin)
-        masker = self._masker.fresh()
-        output = (masker.feed(done.stdout + done.stderr) + masker.flush()).decode(
-            "utf-8", "replace"
-        )
-        return Result(done.returncode, output)
+        return Result(done.returncode, masked_output(self._masker, done.stdout + done.stderr))
 
     def task_container(self, service: str) -> str:
         """The id of a running task container of ``STACK_SERVICE`` on this node."""
@@ -79,11 +81,7 @@ class SwarmTaskStack:
         environment: dict[str, str] | None = None,
     ) -> Result:
         """``docker exec -i [-e NAME=VALUE...] TASK COMMAND`` with ``stdin`` (names only)."""
-        flags = [
-            part
-            for name, value in (environment or {}).items()
-            for part in ("-e", f"{name}={value}")
-        ]
+        flags = environment_flags(environment)
         container = self.task_container(service)
         return self._docker(["exec", "-i", *flags, container, *command], stdin)
 
