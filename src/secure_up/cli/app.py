@@ -971,7 +971,13 @@ stack_app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 
 
-@stack_app.command("rm", cls=_Command)
+@stack_app.command(
+    "rm",
+    cls=_Command,
+    epilog=_examples(
+        "secure-up stack rm wordcount          # services, then every secret and config version"
+    ),
+)
 def stack_rm(
     stack: Annotated[str, typer.Argument(metavar="STACK", help="The Swarm stack name.")],
 ) -> None:
@@ -1132,7 +1138,14 @@ audit_app = typer.Typer(
 app.add_typer(audit_app, name="audit")
 
 
-@audit_app.command("verify", cls=_Command)
+@audit_app.command(
+    "verify",
+    cls=_Command,
+    epilog=_examples(
+        "secure-up audit verify                               # the default log",
+        "SECURE_UP_AUDIT_LOG=/var/log/secure-up.log secure-up audit verify",
+    ),
+)
 def audit_verify() -> None:
     """Check the hash chain of the audit log; exit 1 naming the first broken line."""
     from secure_up.commands import audit as audit_commands
@@ -1140,7 +1153,14 @@ def audit_verify() -> None:
     raise typer.Exit(audit_commands.verify())
 
 
-@audit_app.command("show", cls=_Command)
+@audit_app.command(
+    "show",
+    cls=_Command,
+    epilog=_examples(
+        "secure-up audit show                  # every line, as a table",
+        "secure-up audit show --since 2026-12-01 --json",
+    ),
+)
 def audit_show(
     since: Annotated[
         Optional[str],  # noqa: UP045
