@@ -24,7 +24,7 @@ import stat
 import subprocess
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 
 from secure_up.errors import SecureUpError
 from secure_up.keys.interface import KeyContext, KeyKind, KeyUnavailable
@@ -80,6 +80,12 @@ class ImportedKeys(NamedTuple):
     public_only: tuple[str, ...]
 
 
+class _Running(Protocol):
+    """A gpg started ahead of need: a Popen, or one spawned at start-up (keys/prestart.py)."""
+
+    def communicate(self) -> tuple[bytes, bytes]: ...
+
+
 class PgpError(KeyUnavailable):
     """gpg could not open or wrap a data key, or could not start its agent."""
 
@@ -117,7 +123,7 @@ class GnuPG:
         self._worker: Any = None
         self._worker_error: BaseException | None = None
         #: gpg --decrypt processes started ahead of need, by the message they were given.
-        self._pending: dict[str, subprocess.Popen[bytes]] = {}
+        self._pending: dict[str, _Running] = {}
 
     def __repr__(self) -> str:
         return f"GnuPG(binary={self._binary!r}, home={self._home!r})"
@@ -156,6 +162,15 @@ class GnuPG:
 
         self._worker = threading.Thread(target=work, name="gpg-prepare", daemon=True)
         self._worker.start()
+
+    def adopt_prestarted(self) -> None:
+        """Take the gpg processes the entry point started with exactly our argv and environment."""
+        from secure_up.keys import prestart
+
+        if self._passphrase is None and not self._interactive:
+            args, _stdin = self._decrypt_call("")
+            for armored, started in prestart.take([*self._argv(), *args], self._env).items():
+                self._pending.setdefault(armored, started)
 
     def settle(self) -> None:
         """Wait for everything started ahead of need: nothing of ours runs gpg after this.
