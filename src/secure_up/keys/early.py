@@ -33,6 +33,9 @@ _session: tuple[dict[str, str], bool, contextlib.ExitStack, GnuPG] | None = None
 def opened_early(environ: Mapping[str, str], paths: Iterable[str | Path]) -> Iterator[None]:
     """Start opening the data keys of ``paths`` for the block; what is unused ends with it."""
     global _session
+    if _opened_in_memory(environ):
+        yield  # the CI key opens data keys itself (keys/pgp_native.py): no gpg to start
+        return
     interactive = sys.stdin.isatty()
     messages = [] if interactive else prestart.pgp_messages(str(path) for path in paths)
     if not messages and not prestart.pending():
@@ -78,3 +81,10 @@ def discard() -> None:
         stack, _session = _session[2], None
         stack.close()
     prestart.discard()
+
+
+def _opened_in_memory(environ: Mapping[str, str]) -> bool:
+    from secure_up.keys import pgp_native
+    from secure_up.keys.session import key_variable_set
+
+    return key_variable_set(environ) and pgp_native.enabled(environ)

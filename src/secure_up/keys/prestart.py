@@ -159,7 +159,7 @@ def discard() -> None:
 
 def decrypt_argv(environ: Mapping[str, str]) -> list[str] | None:
     """The argv GnuPG runs to open a data key without a terminal, or None without gpg."""
-    binary = _which(environ.get("SOPS_GPG_EXEC") or "gpg", environ.get("PATH"))
+    binary = which(environ.get("SOPS_GPG_EXEC") or "gpg", environ.get("PATH"))
     if binary is None:
         return None
     argv = [binary, "--status-fd", "2", "--no-tty", "--no-verbose", "--batch"]
@@ -210,11 +210,14 @@ def read_tail(path: str) -> str:
         os.close(fd)
 
 
-def _which(name: str, path: str | None) -> str | None:
-    """``shutil.which(name, path=path)``, as GnuPG resolves gpg (shutil is not loaded yet)."""
+def which(name: str, path: str | None) -> str | None:
+    """``shutil.which(name, path=path)``: shutil loads bz2, lzma and zlib (2 ms) for archives."""
     if os.path.dirname(name):
         return name if _executable(name) else None
-    directories = (os.environ.get("PATH", os.defpath) if path is None else path).split(os.pathsep)
+    search = os.environ.get("PATH", os.defpath) if path is None else path
+    if not search:
+        return None
+    directories = search.split(os.pathsep)
     seen: set[str] = set()
     for directory in directories:
         if directory in seen:
