@@ -1,10 +1,19 @@
-"""The ``secure-up`` entry point: run the CLI and turn errors into advice and exit codes."""
+"""The ``secure-up`` entry point: run the CLI and turn errors into advice and exit codes.
+
+This module imports nothing at its top but what the interpreter has loaded (``os``,
+``sys``, the builtin ``_signal``): :func:`main` first starts gpg on the files the
+command line names (:mod:`secure_up.keys.prestart`), then loads the rest while gpg works.
+"""
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # no stubs; signal's enums cost milliseconds
 import os
-import signal
 import sys
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; mypy knows this name
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def _exit_interrupted(_signum: int, _frame: object) -> None:
@@ -12,21 +21,14 @@ def _exit_interrupted(_signum: int, _frame: object) -> None:
     os._exit(130)
 
 
-# First, before the imports below: a Ctrl-C while Python loads our modules would
+# First, before anything else is loaded: a Ctrl-C while Python loads our modules would
 # otherwise end in a KeyboardInterrupt traceback. main() hands SIGINT back to
 # Python (KeyboardInterrupt, so that cleanups run) once it can report it.
-if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
     try:
-        signal.signal(signal.SIGINT, _exit_interrupted)
+        _signal.signal(_signal.SIGINT, _exit_interrupted)
     except ValueError:  # imported outside the main thread: not the entry point
         pass
-
-from typing import NoReturn  # noqa: E402 - after the SIGINT handler, on purpose
-
-from secure_up.cli.fastpath import parse as parse_fast  # noqa: E402
-from secure_up.cli.fastpath import route  # noqa: E402
-from secure_up.errors import ExitCode, SecureUpError  # noqa: E402
-from secure_up.system.hardening import harden_process  # noqa: E402
 
 #: The exit status of a Python process whose standard streams cannot be flushed at exit.
 _FLUSH_FAILED = 120
@@ -47,6 +49,11 @@ def _report_internal_error(error: BaseException) -> None:
 
 
 def _run(args: list[str]) -> int:
+    from secure_up.cli.fastpath import parse as parse_fast
+    from secure_up.cli.fastpath import route
+    from secure_up.errors import ExitCode
+    from secure_up.keys import prestart
+
     args = route(args)
     fast = parse_fast(args)
     if fast is not None:
@@ -55,7 +62,7 @@ def _run(args: list[str]) -> int:
             *arguments.get("secrets", ()),
             *([arguments["path"]] if "path" in arguments else []),
         ]
-        if not named:
+        if not named and not prestart.pending():
             return command.call(arguments) or ExitCode.OK
         # gpg opens the named files' data keys while the command's modules load.
         from secure_up.keys.early import opened_early
@@ -69,13 +76,25 @@ def _run(args: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    if argv is None:  # the process is ours: keep secrets out of core dumps and debuggers
-        harden_process()
     args = sys.argv[1:] if argv is None else argv
+    if argv is None:  # the process is ours
+        from secure_up.cli.likely_files import likely_files
+        from secure_up.keys import prestart
+
+        prestart.start(likely_files(args, os.environ))  # gpg opens them while Python loads on
+        from secure_up.system.hardening import harden_process
+
+        harden_process()  # keep secrets out of core dumps and debuggers
     try:
         code = _run_reporting_errors(args)
     except KeyboardInterrupt:  # a second Ctrl-C while an error was being reported
+        from secure_up.errors import ExitCode
+
         code = ExitCode.INTERRUPTED
+    finally:
+        from secure_up.keys import prestart
+
+        prestart.discard()  # nothing of ours runs gpg after the command
     if argv is None:  # the process is ours: nothing runs after us
         _quiet_interrupts()
         _exit_without_teardown(code)
@@ -85,6 +104,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def _run_reporting_errors(args: list[str]) -> int:
     """Run the command, then append its audit line if it used a key (decrypted or changed)."""
     from secure_up.audit import record as audit
+    from secure_up.cli.fastpath import route
 
     routed = route(args)
     required = os.environ.get("SECURE_UP_AUDIT_REQUIRED", "").strip() not in ("", "0")
@@ -100,10 +120,12 @@ def _run_reporting_errors(args: list[str]) -> int:
 
 def _run_with_error_report(args: list[str]) -> int:
     """Run the command; turn every way it can end into an exit code and a message."""
+    from secure_up.errors import ExitCode, SecureUpError
+
     code: int
     try:
-        if signal.getsignal(signal.SIGINT) is _exit_interrupted:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if _signal.getsignal(_signal.SIGINT) is _exit_interrupted:
+            _signal.signal(_signal.SIGINT, _signal.default_int_handler)
         code = _run(args)
     except SecureUpError as error:
         sys.stderr.write(error.diagnostics() + "\n")
@@ -126,7 +148,7 @@ def _run_with_error_report(args: list[str]) -> int:
 def _quiet_interrupts() -> None:
     """From here on nothing needs cleaning up: a Ctrl-C exits 130 without a traceback."""
     try:
-        signal.signal(signal.SIGINT, _exit_interrupted)
+        _signal.signal(_signal.SIGINT, _exit_interrupted)
     except ValueError:  # not the main thread
         pass
 

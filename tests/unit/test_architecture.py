@@ -39,6 +39,11 @@ SPAWN_ALLOWED: Final[dict[str, str]] = {
         "gpgconf for the gpg home the key service made (launch, list-dirs, kill its agent), "
         "a fixed program with a timeout: the key subsystem's own tool"
     ),
+    "secure_up.keys.prestart": (
+        "gpg --decrypt on the command line's files before the rest of secure-up loads: "
+        "process.py and subprocess cost the very milliseconds it saves; the argv is the "
+        "one keys/pgp.py builds, and only GnuPG takes the processes"
+    ),
     "secure_up.keys.passphrase_cache": (
         "gpg-connect-agent clears a passphrase from the user's agent: a fixed program with "
         "a timeout, the key subsystem's own tool"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import getpass
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -69,7 +68,19 @@ def _user() -> str:
 def _hash(entry: Mapping[str, Any]) -> str:
     fields = {key: value for key, value in entry.items() if key != "hash"}
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return _sha256_hex(canonical.encode())
+
+
+def _sha256_hex(data: bytes) -> str:
+    """SHA-256 by cryptography, which every run that used a key has loaded already.
+
+    hashlib would load the system's OpenSSL on top (about 2 ms of each such run).
+    """
+    from cryptography.hazmat.primitives.hashes import SHA256, Hash
+
+    digest = Hash(SHA256())
+    digest.update(data)
+    return digest.finalize().hex()
 
 
 def append(entry: dict[str, Any], where: str) -> None:
@@ -114,7 +125,7 @@ def _last_hash(fd: int) -> str:
     except (ValueError, AttributeError):
         value = None
     # A damaged last line still chains: the next line points at the hash of its bytes.
-    return value if isinstance(value, str) else hashlib.sha256(last).hexdigest()
+    return value if isinstance(value, str) else _sha256_hex(last)
 
 
 class Problem(NamedTuple):
@@ -144,7 +155,7 @@ def verify(path: Path) -> tuple[int, list[Problem]]:
         count = number
         if entry is None:
             problems.append(Problem(number, "is not a JSON object: it was edited or damaged"))
-            expected = hashlib.sha256(raw.rstrip(b"\n")).hexdigest()
+            expected = _sha256_hex(raw.rstrip(b"\n"))
             continue
         if entry.get("hash") != _hash(entry):
             problems.append(Problem(number, "was edited (its hash does not match its content)"))

@@ -18,22 +18,13 @@ the processes are waited for, the keyring and its agent removed.
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import stat
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Final
 
 from secure_up.errors import SecureUpError
+from secure_up.keys import prestart
 from secure_up.keys.pgp import GnuPG
-
-#: sops writes its metadata last: the PGP messages are in the file's tail.
-_TAIL: Final = 256 * 1024
-#: A file names one or two PGP recipients; a few more are worth starting early.
-_MAX_MESSAGES: Final = 4
-_MESSAGE: Final = re.compile(r"-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----")
 
 _session: tuple[dict[str, str], bool, contextlib.ExitStack, GnuPG] | None = None
 
@@ -42,9 +33,12 @@ _session: tuple[dict[str, str], bool, contextlib.ExitStack, GnuPG] | None = None
 def opened_early(environ: Mapping[str, str], paths: Iterable[str | Path]) -> Iterator[None]:
     """Start opening the data keys of ``paths`` for the block; what is unused ends with it."""
     global _session
+    if _opened_in_memory(environ):
+        yield  # the CI key opens data keys itself (keys/pgp_native.py): no gpg to start
+        return
     interactive = sys.stdin.isatty()
-    messages = [] if interactive else _pgp_messages(paths)
-    if not messages:
+    messages = [] if interactive else prestart.pgp_messages(str(path) for path in paths)
+    if not messages and not prestart.pending():
         yield
         return
     from secure_up.keys.session import gpg_session
@@ -52,6 +46,7 @@ def opened_early(environ: Mapping[str, str], paths: Iterable[str | Path]) -> Ite
     stack = contextlib.ExitStack()
     try:
         gpg = stack.enter_context(gpg_session(environ, interactive=False, defer_import=True))
+        gpg.adopt_prestarted()  # what the entry point started for this very gpg
         gpg.prepare_in_background(messages)
     except (SecureUpError, OSError):  # the command meets the same error where it always did
         stack.close()
@@ -85,38 +80,11 @@ def discard() -> None:
     if _session is not None:
         stack, _session = _session[2], None
         stack.close()
+    prestart.discard()
 
 
-def _pgp_messages(paths: Iterable[str | Path]) -> list[str]:
-    """The armored PGP messages at the end of each file, as sops' metadata parser yields them.
+def _opened_in_memory(environ: Mapping[str, str]) -> bool:
+    from secure_up.keys import pgp_native
+    from secure_up.keys.session import key_variable_set
 
-    A message read wrongly here is never used: the session hands out only the
-    output for a message equal to the one the file's parsed metadata holds.
-    """
-    messages: list[str] = []
-    for path in paths:
-        tail = _tail(Path(path))
-        for match in _MESSAGE.finditer(tail):
-            lines = match.group().replace("\\n", "\n").splitlines()
-            message = "\n".join(line.strip() for line in lines)
-            if message not in messages:
-                messages.append(message)
-    return messages[:_MAX_MESSAGES]
-
-
-def _tail(path: Path) -> str:
-    """The last bytes of a regular file, as text; empty when it cannot be read so."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    except OSError:
-        return ""
-    try:
-        status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode):  # a FIFO or device: the command says what it is
-            return ""
-        os.lseek(fd, max(0, status.st_size - _TAIL), os.SEEK_SET)
-        return os.read(fd, _TAIL).decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    finally:
-        os.close(fd)
+    return key_variable_set(environ) and pgp_native.enabled(environ)

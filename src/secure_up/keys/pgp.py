@@ -14,21 +14,28 @@ with GnuPG 2.3's AEAD packets that GnuPG 2.2 cannot read.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import os
 import re
-import shutil
 import stat
 import subprocess
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from secure_up.errors import SecureUpError
 from secure_up.keys.interface import KeyContext, KeyKind, KeyUnavailable
+from secure_up.keys.prestart import which
 from secure_up.sops.metadata import MasterKey, PgpKey
+
+if TYPE_CHECKING:
+    from secure_up.keys.pgp_native import NativeKey
+
+    class _Running(Protocol):
+        """A gpg started ahead of need: a Popen, or one spawned at start-up (keys/prestart.py)."""
+
+        def communicate(self) -> tuple[bytes, bytes]: ...
+
 
 #: Our own variables (a private key, a passphrase): never handed on to gpg,
 #: whose agent would keep them in its environment for as long as it lives.
@@ -95,7 +102,7 @@ class GnuPG:
         interactive: bool = False,
     ) -> None:
         binary = environ.get("SOPS_GPG_EXEC") or "gpg"
-        resolved = shutil.which(binary, path=environ.get("PATH"))
+        resolved = which(binary, environ.get("PATH"))
         if resolved is None:
             raise SecureUpError(
                 f"cannot find the gpg program ({binary!r})",
@@ -117,7 +124,7 @@ class GnuPG:
         self._worker: Any = None
         self._worker_error: BaseException | None = None
         #: gpg --decrypt processes started ahead of need, by the message they were given.
-        self._pending: dict[str, subprocess.Popen[bytes]] = {}
+        self._pending: dict[str, _Running] = {}
 
     def __repr__(self) -> str:
         return f"GnuPG(binary={self._binary!r}, home={self._home!r})"
@@ -156,6 +163,15 @@ class GnuPG:
 
         self._worker = threading.Thread(target=work, name="gpg-prepare", daemon=True)
         self._worker.start()
+
+    def adopt_prestarted(self) -> None:
+        """Take the gpg processes the entry point started with exactly our argv and environment."""
+        from secure_up.keys import prestart
+
+        if self._passphrase is None and not self._interactive:
+            args, _stdin = self._decrypt_call("")
+            for armored, started in prestart.take([*self._argv(), *args], self._env).items():
+                self._pending.setdefault(armored, started)
 
     def settle(self) -> None:
         """Wait for everything started ahead of need: nothing of ours runs gpg after this.
@@ -362,11 +378,7 @@ class GnuPG:
     def _gpgconf(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         """gpgconf for this home, with a timeout: an agent that hangs must not hang us."""
         sibling = Path(self._binary).with_name("gpgconf")
-        gpgconf = (
-            str(sibling)
-            if sibling.is_file()
-            else shutil.which("gpgconf", path=self._env.get("PATH"))
-        )
+        gpgconf = str(sibling) if sibling.is_file() else which("gpgconf", self._env.get("PATH"))
         if gpgconf is None:
             return subprocess.CompletedProcess(args, 127, b"", b"gpgconf not found")
         home = ["--homedir", self._home] if self._home else []
@@ -511,6 +523,9 @@ def _has_aead_packet(armored: str) -> bool:
         for line in armored.strip().splitlines()[1:]
         if line and ":" not in line and not line.startswith(("=", "-----"))
     ]
+    import base64
+    import binascii
+
     try:
         data = base64.b64decode("".join(body), validate=True)
     except (binascii.Error, ValueError):
@@ -558,6 +573,8 @@ class PgpService:
     def __init__(self, context: KeyContext) -> None:
         self._context = context
         self._gpg: GnuPG | None = None
+        self._native: NativeKey | None = None
+        self._native_looked_for = False
 
     @property
     def gpg(self) -> GnuPG:
@@ -577,7 +594,22 @@ class PgpService:
         return self._gpg
 
     def open(self, key: MasterKey) -> bytes:
+        native = self._native_key()
+        if native is not None and (opened := native.decrypt(key.enc)) is not None:
+            return opened
         return self.gpg.decrypt(key.enc)
+
+    def _native_key(self) -> NativeKey | None:
+        """The CI key in memory (keys/pgp_native.py), when one is set and usable so."""
+        if not self._native_looked_for:
+            self._native_looked_for = True
+            from secure_up.keys import pgp_native
+            from secure_up.keys.session import ci_key
+
+            environ = self._context.environ
+            if pgp_native.enabled(environ) and (key := ci_key(environ)) is not None:
+                self._native = pgp_native.NativeKey.load(*key)
+        return self._native
 
     def wrap(self, key: MasterKey, data_key: bytes) -> None:
         key.enc = self.gpg.encrypt(data_key, key.identifier)

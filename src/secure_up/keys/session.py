@@ -99,6 +99,15 @@ def _settled(gpg: GnuPG) -> Iterator[GnuPG]:
         gpg.settle()
 
 
+def ci_key(environ: Mapping[str, str]) -> tuple[bytes, str | None] | None:
+    """(key material, passphrase) from the key variables, or None when none is set.
+
+    Raises the errors :func:`gpg_session` raises for the same variables.
+    """
+    key_data = _key_from(environ)
+    return None if key_data is None else (key_data, _passphrase_from(environ))
+
+
 def key_variable_set(environ: Mapping[str, str]) -> bool:
     """Whether this run uses a key from the environment (an ephemeral keyring)."""
     return KEY_VARIABLE in environ or KEY_FILE_VARIABLE in environ

@@ -21,7 +21,6 @@ the limit of 0: they hold the plaintext and the key.
 
 from __future__ import annotations
 
-import contextlib
 import resource
 
 #: prctl(2) options (linux/prctl.h).
@@ -34,13 +33,25 @@ _original_core_limit: tuple[int, int] | None = None
 
 def harden_process() -> None:
     """Make this process non-dumpable and its soft core limit 0 (idempotent, never raises)."""
+    lower_core_limit()
+    _prctl(_PR_SET_DUMPABLE, 0)
+
+
+def lower_core_limit() -> None:
+    """Our soft core limit 0, the user's remembered: the first half of :func:`harden_process`.
+
+    On its own for the gpg started before the rest of secure-up loads
+    (:mod:`secure_up.keys.prestart`): the limit is inherited, dumpability is not.
+    This module imports nothing slow (no contextlib): it runs that early.
+    """
     global _original_core_limit  # one process-wide fact, set at start-up
-    with contextlib.suppress(OSError, ValueError):
+    try:
         soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
         if _original_core_limit is None:
             _original_core_limit = (soft, hard)
         resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
-    _prctl(_PR_SET_DUMPABLE, 0)
+    except (OSError, ValueError):
+        pass
 
 
 def original_core_limit() -> tuple[int, int] | None:
@@ -55,8 +66,10 @@ def restore_core_limit() -> None:
     worth naming, and no error can escape.
     """
     if _original_core_limit is not None:
-        with contextlib.suppress(OSError, ValueError):
+        try:
             resource.setrlimit(resource.RLIMIT_CORE, _original_core_limit)
+        except (OSError, ValueError):
+            pass
 
 
 def is_dumpable() -> bool | None:

@@ -1,0 +1,289 @@
+"""gpg started on the files of the command line first thing, before Python loads secure-up.
+
+Loading the modules that ``run``, ``decrypt`` and ``app`` need takes about 40 ms;
+gpg needs about 20 ms to open a data key through the user's agent. So the entry
+point calls :func:`start` before it imports anything: for each PGP message at the
+end of the files this run will most likely open, one ``gpg --decrypt`` is spawned
+with exactly the argv and environment :class:`~secure_up.keys.pgp.GnuPG` would use,
+and Python loads the rest meanwhile.
+
+Which files is the command line's business (:mod:`secure_up.cli.likely_files`). A
+guess may be wrong (a compose file's ``x-secure-up`` names another file): that
+costs one gpg run on another core, nothing else, because GnuPG takes a process
+(:func:`take`) only for the very message it wants to open, started with the very
+argv and environment it would have used itself. What nobody took is waited for
+and dropped (:func:`discard`) when the command's key services end, before it
+starts any program.
+
+Only where gpg can never ask for anything: no terminal on stdin, and neither a CI
+key nor a passphrase variable (gpg then gets ``--pinentry-mode error``, as GnuPG
+gives it). gpg's output is bounded: a data key is 32 bytes, and a hostile message
+(a compressed bomb) must not fill our memory.
+
+This module imports only what the interpreter has loaded before any code of ours
+runs (``os``, ``sys``), plus the builtin ``_signal``: everything it saves is time
+the imports would otherwise add.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; mypy knows this name
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+#: sops writes its metadata last: the PGP messages are in the file's tail.
+TAIL = 256 * 1024
+#: A file names one or two PGP recipients; a few more are worth starting early.
+MAX_MESSAGES = 4
+#: The most gpg may write on stdout (a data key or a Shamir share is a few dozen bytes)
+#: and on stderr (its status lines) before it is stopped.
+MAX_STDOUT = 64 * 1024
+MAX_STDERR = 1024 * 1024
+#: Our own variables: a CI key or a passphrase means GnuPG runs gpg differently.
+PRIVATE_VARIABLE_PREFIX = "SECURE_UP_GPG_"
+_BEGIN = "-----BEGIN PGP MESSAGE-----"
+_END = "-----END PGP MESSAGE-----"
+_S_IFMT, _S_IFREG = 0o170000, 0o100000
+
+
+class Started:
+    """One ``gpg --decrypt`` spawned here: its argv, environment and pipes."""
+
+    __slots__ = ("_result", "_stderr", "_stdout", "argv", "env", "pid")
+
+    def __init__(self, argv: list[str], env: dict[str, str], pid: int, stdout: int, stderr: int):
+        self.argv = argv
+        self.env = env
+        self.pid = pid
+        self._stdout = stdout
+        self._stderr = stderr
+        self._result: tuple[bytes, bytes] | None = None
+
+    def __repr__(self) -> str:  # the environment may hold anything: never shown
+        return f"Started(pid={self.pid})"
+
+    def communicate(self) -> tuple[bytes, bytes]:
+        """gpg's stdout and stderr, once it has ended; stopped when it writes too much."""
+        if self._result is None:
+            self._result = self._collect()
+        return self._result
+
+    def _collect(self) -> tuple[bytes, bytes]:
+        import select  # a C module: loaded long before anyone asks for the output
+
+        limits = {self._stdout: MAX_STDOUT, self._stderr: MAX_STDERR}
+        chunks: dict[int, list[bytes]] = {self._stdout: [], self._stderr: []}
+        sizes = dict.fromkeys(chunks, 0)
+        poller = select.poll()
+        for fd in chunks:
+            poller.register(fd, select.POLLIN)
+        open_fds = set(chunks)
+        overflow = False
+        try:
+            while open_fds and not overflow:
+                for fd, _event in poller.poll():
+                    data = os.read(fd, 65536)
+                    if not data:
+                        poller.unregister(fd)
+                        open_fds.discard(fd)
+                        continue
+                    chunks[fd].append(data)
+                    sizes[fd] += len(data)
+                    overflow = overflow or sizes[fd] > limits[fd]
+        finally:
+            for fd in chunks:
+                os.close(fd)
+        if overflow:  # no data key looks like this: stop it, report no output
+            _kill(self.pid)
+        _reap(self.pid)
+        if overflow:
+            return b"", b"gpg: output too large for a data key\n"
+        return b"".join(chunks[self._stdout]), b"".join(chunks[self._stderr])
+
+
+_started: dict[str, Started] = {}
+
+
+def start(paths: Iterable[str], environ: Mapping[str, str] | None = None) -> None:
+    """Spawn gpg on the PGP messages of ``paths``, the files the command will most likely open."""
+    environ = os.environ if environ is None else environ
+    if any(name.startswith(PRIVATE_VARIABLE_PREFIX) for name in environ):
+        return  # a CI key or a passphrase: GnuPG runs gpg another way
+    try:
+        if os.isatty(0):
+            return  # a person may have to type a passphrase: gpg asks when the command needs it
+    except OSError:
+        pass
+    messages = pgp_messages(paths)
+    if not messages:
+        return
+    argv = decrypt_argv(environ)
+    if argv is None:
+        return
+    env = dict(environ)
+    from secure_up.system.hardening import lower_core_limit
+
+    lower_core_limit()  # gpg holds the data key: no core file of it, as for every gpg we run
+    for message in messages:
+        try:
+            _started[message] = _spawn(argv, env, message.encode("utf-8"))
+        except OSError:
+            return  # the command meets the same problem where it always did
+
+
+def take(argv: Sequence[str], env: Mapping[str, str]) -> dict[str, Started]:
+    """The processes started for exactly ``argv`` and ``env``, by message; they are the caller's."""
+    taken = {
+        message: started
+        for message, started in _started.items()
+        if started.argv == list(argv) and started.env == dict(env)
+    }
+    for message in taken:
+        del _started[message]
+    return taken
+
+
+def pending() -> bool:
+    """Whether anything started here waits to be taken."""
+    return bool(_started)
+
+
+def discard() -> None:
+    """Wait for what nobody took, and drop its output."""
+    while _started:
+        _message, started = _started.popitem()
+        started.communicate()
+
+
+def decrypt_argv(environ: Mapping[str, str]) -> list[str] | None:
+    """The argv GnuPG runs to open a data key without a terminal, or None without gpg."""
+    binary = which(environ.get("SOPS_GPG_EXEC") or "gpg", environ.get("PATH"))
+    if binary is None:
+        return None
+    argv = [binary, "--status-fd", "2", "--no-tty", "--no-verbose", "--batch"]
+    if environ.get("GNUPGHOME"):
+        argv += ["--homedir", environ["GNUPGHOME"]]
+    return [*argv, "--pinentry-mode", "error", "--decrypt"]
+
+
+def pgp_messages(paths: Iterable[str]) -> list[str]:
+    """The armored PGP messages at the end of each file, as sops' metadata parsers yield them.
+
+    Hand-written (no regex module is loaded this early): the text between the armor
+    lines, with the ``\\n`` escapes of dotenv and INI files undone and each line
+    stripped, as the stores do. A message read wrongly here is never used: only a
+    message equal to one the file's parsed metadata holds is ever taken.
+    """
+    messages: list[str] = []
+    for path in paths:
+        tail = read_tail(path)
+        begin = tail.find(_BEGIN)
+        while begin != -1:
+            end = tail.find(_END, begin)
+            if end == -1:
+                break
+            armored = tail[begin : end + len(_END)].replace("\\n", "\n")
+            message = "\n".join(line.strip() for line in armored.splitlines())
+            if message not in messages:
+                messages.append(message)
+            begin = tail.find(_BEGIN, end)
+    return messages[:MAX_MESSAGES]
+
+
+def read_tail(path: str) -> str:
+    """The last bytes of a regular file, as text; empty when it cannot be read so."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except (OSError, ValueError):
+        return ""
+    try:
+        status = os.fstat(fd)
+        if status.st_mode & _S_IFMT != _S_IFREG:  # a FIFO or device: the command says what it is
+            return ""
+        os.lseek(fd, max(0, status.st_size - TAIL), os.SEEK_SET)
+        return os.read(fd, TAIL).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+
+
+def which(name: str, path: str | None) -> str | None:
+    """``shutil.which(name, path=path)``: shutil loads bz2, lzma and zlib (2 ms) for archives."""
+    if os.path.dirname(name):
+        return name if _executable(name) else None
+    search = os.environ.get("PATH", os.defpath) if path is None else path
+    if not search:
+        return None
+    directories = search.split(os.pathsep)
+    seen: set[str] = set()
+    for directory in directories:
+        if directory in seen:
+            continue
+        seen.add(directory)
+        candidate = os.path.join(directory, name)
+        if _executable(candidate):
+            return candidate
+    return None
+
+
+def _executable(path: str) -> bool:
+    return os.path.exists(path) and os.access(path, os.X_OK) and not os.path.isdir(path)
+
+
+def _spawn(argv: list[str], env: dict[str, str], stdin: bytes) -> Started:
+    """gpg on ``argv``, fed ``stdin`` (a few KiB: it fits the pipe), its output on pipes."""
+    import _signal  # type: ignore[import-not-found]  # no stubs; signal's enums cost time
+
+    stdin_read, stdin_write = os.pipe()
+    stdout_read, stdout_write = os.pipe()
+    stderr_read, stderr_write = os.pipe()
+    try:
+        pid = os.posix_spawn(
+            argv[0],
+            argv,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, stdin_read, 0),
+                (os.POSIX_SPAWN_DUP2, stdout_write, 1),
+                (os.POSIX_SPAWN_DUP2, stderr_write, 2),
+            ],
+            # Python ignores SIGPIPE and SIGXFSZ; gpg gets the defaults, as subprocess gives them.
+            setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ),
+        )
+    except BaseException:
+        for fd in (stdout_read, stderr_read, stdin_write):
+            os.close(fd)
+        raise
+    finally:
+        for fd in (stdin_read, stdout_write, stderr_write):
+            os.close(fd)
+    try:
+        os.write(stdin_write, stdin)
+    except OSError:
+        pass  # gpg ended early: its status lines say why
+    finally:
+        os.close(stdin_write)
+    return Started(argv, env, pid, stdout_read, stderr_read)
+
+
+def _kill(pid: int) -> None:
+    import _signal
+
+    try:
+        os.kill(pid, _signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _reap(pid: int) -> None:
+    while True:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+        return

@@ -1,0 +1,161 @@
+"""A CI key opens data keys in memory (keys/pgp_native.py); gpg only for what that cannot do.
+
+Through the real CLI, with files the real sops wrote and keys the real gpg made. A
+wrapper named by ``SOPS_GPG_EXEC`` logs every gpg run: with a usable key there is
+none, and no keyring or agent is made. What the library refuses goes to gpg, whose
+error is the one the run always gave.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from secure_up.errors import ExitCode
+from secure_up.keys.pgp_native import NativeKey
+from tests.conftest import GpgKeys, Sops
+from tests.interop.test_gpg_session import ExportedKeys, export_keys, leftovers, wrap_for
+
+pytestmark = [pytest.mark.gpg, pytest.mark.timeout(300)]
+
+WRAPPER = '#!/bin/sh\necho "gpg $*" >> "{log}"\nexec "{gpg}" "$@"\n'
+
+
+@pytest.fixture(scope="module")
+def exported(gpg_keys: GpgKeys) -> ExportedKeys:
+    return export_keys(gpg_keys)
+
+
+@pytest.fixture(scope="module")
+def files(sops: Sops, gpg_keys: GpgKeys, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """alice.enc.env (Alice, no passphrase), carol.enc.env (Carol, a passphrase)."""
+    directory = tmp_path_factory.mktemp("native")
+    for name, fingerprint in (
+        ("alice", gpg_keys.fingerprints[0]),
+        ("carol", gpg_keys.passphrase_fingerprint),
+    ):
+        plain = directory / f"{name}.env"
+        plain.write_text("KEY_1=one-value\n")
+        (directory / f"{name}.enc.env").write_bytes(sops.encrypt(plain, fingerprints=[fingerprint]))
+        plain.unlink()
+    return directory
+
+
+@pytest.fixture
+def environ(tmp_path: Path) -> dict[str, str]:
+    """A CI runner: no keyring of its own, gpg behind a logging wrapper, no terminal."""
+    gpg = shutil.which("gpg")
+    assert gpg is not None
+    wrapper = tmp_path / "gpg-wrapper"
+    wrapper.write_text(WRAPPER.format(log=tmp_path / "gpg.log", gpg=gpg))
+    wrapper.chmod(0o755)
+    (tmp_path / "home").mkdir()
+    environ = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SECURE_UP_", "GPG_TTY", "GNUPGHOME"))
+    }
+    return environ | {
+        "HOME": str(tmp_path / "home"),
+        "GNUPGHOME": str(tmp_path / "nowhere"),
+        "SOPS_GPG_EXEC": str(wrapper),
+    }
+
+
+def run(environ: dict[str, str], secrets: Path) -> tuple[int, str, str, list[str], int]:
+    """``secure-up run -s FILE -- print KEY_1``: code, stdout, stderr, gpg runs, PID."""
+    program = [sys.executable, "-c", "import os; print(len(os.environ['KEY_1']))"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "secure_up", "run", "-s", str(secrets), "--", *program],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+    )
+    stdout, stderr = process.communicate(timeout=120)
+    log = Path(environ["SOPS_GPG_EXEC"]).with_name("gpg.log")
+    runs = log.read_text().splitlines() if log.exists() else []
+    return process.returncode, stdout, stderr, runs, process.pid
+
+
+def test_a_plain_key_opens_the_file_without_gpg_or_a_keyring(
+    environ: dict[str, str], exported: ExportedKeys, files: Path
+) -> None:
+    environ["SECURE_UP_GPG_KEY"] = exported.plain
+    code, stdout, stderr, runs, pid = run(environ, files / "alice.enc.env")
+    assert code == 0, stderr
+    assert stdout.strip() == "9"  # "one-value" reached the program
+    assert runs == []
+    assert leftovers(pid) == []
+
+
+def test_a_protected_key_with_its_passphrase_opens_the_file_without_gpg(
+    environ: dict[str, str], exported: ExportedKeys, files: Path, gpg_keys: GpgKeys
+) -> None:
+    environ |= {
+        "SECURE_UP_GPG_KEY": exported.protected,
+        "SECURE_UP_GPG_PASSPHRASE": gpg_keys.passphrase,
+    }
+    code, stdout, stderr, runs, _pid = run(environ, files / "carol.enc.env")
+    assert code == 0, stderr
+    assert stdout.strip() == "9"
+    assert runs == []
+
+
+def test_turned_off_gpg_opens_the_file_as_before(
+    environ: dict[str, str], exported: ExportedKeys, files: Path
+) -> None:
+    environ |= {"SECURE_UP_GPG_KEY": exported.plain, "SECURE_UP_PGP_NATIVE": "0"}
+    code, stdout, stderr, runs, pid = run(environ, files / "alice.enc.env")
+    assert code == 0, stderr
+    assert stdout.strip() == "9"
+    assert any("--import" in line for line in runs)
+    assert any("--decrypt" in line for line in runs)
+    assert leftovers(pid) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "passphrase", "file", "says"),
+    [
+        ("protected", None, "carol", "SECURE_UP_GPG_PASSPHRASE"),
+        ("protected", "wrong", "carol", "passphrase given is wrong"),
+        ("public", None, "alice", "only a public key"),
+    ],
+)
+def test_what_the_library_refuses_gpg_reports_as_it_always_did(
+    environ: dict[str, str],
+    exported: ExportedKeys,
+    files: Path,
+    key: str,
+    passphrase: str | None,
+    file: str,
+    says: str,
+) -> None:
+    environ["SECURE_UP_GPG_KEY"] = getattr(exported, key)
+    if passphrase is not None:
+        environ["SECURE_UP_GPG_PASSPHRASE"] = passphrase
+    code, stdout, stderr, runs, pid = run(environ, files / f"{file}.enc.env")
+    assert code == ExitCode.NO_KEY
+    assert says in stderr
+    assert stdout == ""
+    assert runs  # gpg was asked, and said why
+    assert leftovers(pid) == []
+
+
+def test_a_message_for_another_key_is_refused_and_nothing_shows_the_key(
+    gpg_keys: GpgKeys, exported: ExportedKeys
+) -> None:
+    alice = NativeKey.load(exported.plain.encode(), None)
+    assert alice is not None
+    assert alice.decrypt(wrap_for(gpg_keys, gpg_keys.fingerprints[0])) == bytes(range(32))
+    assert alice.decrypt(wrap_for(gpg_keys, gpg_keys.passphrase_fingerprint)) is None
+    assert alice.decrypt("not a message") is None
+    assert "PRIVATE" not in repr(alice)
+    assert NativeKey.load(b"not a key", None) is None
+    assert NativeKey.load(exported.public.encode(), None) is None
