@@ -21,7 +21,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+import stat
+from collections.abc import Callable, Container, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,6 +109,131 @@ def plugin_aware(
         return probe(argv)
 
     return answer
+
+
+#: What the docker CLI reads to find a plugin or to decide on running hooks after it:
+#: when a secrets file sets one, ``docker compose`` stays the way compose is run.
+_DOCKER_CLI_VARIABLES = frozenset(
+    {
+        "DOCKER_CONFIG",
+        "HOME",
+        "DOCKER_CLI_HOOKS",
+        "DOCKER_CLI_HINTS",
+        "DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND",
+    }
+)
+
+
+def without_docker_cli(
+    argv: Sequence[str],
+    environ: Mapping[str, str],
+    secret_names: Container[str],
+    *,
+    system_dirs: Sequence[str | Path] = DOCKER_SYSTEM_PLUGIN_DIRS,
+) -> list[str]:
+    """``docker compose -f FILE ...`` as the plugin's own command line, where that runs the same.
+
+    The ``docker`` client is a trampoline for ``docker compose``: it starts, runs
+    the plugin once for its metadata, then runs it again with our arguments (some
+    45 ms of the ~90 ms that `docker compose up -d` of a running service takes).
+    Compose v2 runs standalone too (its ``main`` turns ``docker-compose ARGS`` into
+    ``docker compose ARGS`` with ``compatibility.Convert``, which leaves everything
+    from ``-f FILE`` on as it is), reading the same config, contexts and environment.
+    So we run the plugin file the docker CLI itself would pick (:func:`docker_cli_plugin`),
+    and keep ``docker compose`` wherever the two could differ: ``SECURE_UP_COMPOSE``
+    set, a command that does not start with ``-f FILE``, a secrets file setting a
+    variable the docker CLI reads (:data:`_DOCKER_CLI_VARIABLES`), a plugin run from a
+    plugin, hooks configured, or a plugin the docker CLI would not run. See CONTRIBUTING.md.
+    """
+    argv = list(argv)
+    if (
+        len(argv) < 4
+        or argv[1] != "compose"
+        or Path(argv[0]).name != "docker"
+        or argv[2] != "-f"
+        or argv[3].startswith("-")
+        or "SECURE_UP_COMPOSE" in environ
+        or environ.get("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND")  # then it runs as a plugin
+        or any(name in secret_names for name in _DOCKER_CLI_VARIABLES)
+    ):
+        return argv
+    plugin = docker_cli_plugin(environ, system_dirs=system_dirs)
+    return argv if plugin is None else [plugin, *argv[2:]]
+
+
+def docker_cli_plugin(
+    environ: Mapping[str, str], *, system_dirs: Sequence[str | Path] = DOCKER_SYSTEM_PLUGIN_DIRS
+) -> str | None:
+    """The Compose plugin ``docker compose`` runs, or None where we cannot be sure.
+
+    As docker/cli ``cli-plugins/manager.PluginRunCommand`` picks it: the first
+    ``docker-compose`` that exists in the config file's ``cliPluginsExtraDirs``, the
+    config directory's ``cli-plugins`` (``$DOCKER_CONFIG``, else ``~/.docker``), then
+    the system directories. None also when the docker CLI would run hooks after the
+    plugin (``RunPluginHooks``), or when that first file is not a runnable file.
+    """
+    config_dir = environ.get("DOCKER_CONFIG") or (
+        os.path.join(environ["HOME"], ".docker") if environ.get("HOME") else None
+    )
+    if config_dir is None:  # the docker CLI would ask the user database for a home
+        return None
+    config = _docker_config(os.path.join(config_dir, "config.json"))
+    if config is None or _hooks_may_run(environ, config):
+        return None
+    extra_dirs = config.get("cliPluginsExtraDirs") or []
+    if not isinstance(extra_dirs, list) or not all(isinstance(d, str) for d in extra_dirs):
+        return None
+    directories = [*extra_dirs, os.path.join(config_dir, "cli-plugins"), *map(str, system_dirs)]
+    for directory in directories:
+        path = os.path.join(directory, "docker-compose")
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        runnable = stat.S_ISREG(status.st_mode) and os.access(path, os.X_OK)
+        return path if runnable else None
+    return None
+
+
+def _docker_config(path: str) -> dict[str, object] | None:
+    """The docker CLI's config.json ({} when there is none); None when it cannot be read."""
+    try:
+        with open(path, "rb") as file:
+            text = file.read()
+    except FileNotFoundError:
+        return {}
+    except OSError:
+        return None
+    import json  # only where a config file exists
+
+    try:
+        config = json.loads(text)
+    except ValueError:
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def _hooks_may_run(environ: Mapping[str, str], config: Mapping[str, object]) -> bool:
+    """Whether the docker CLI could run plugin hooks after compose (docker/cli HooksEnabled)."""
+    plugins = config.get("plugins")
+    if not plugins:
+        return False
+    if not isinstance(plugins, dict):
+        return True
+    if not any(isinstance(entry, dict) and "hooks" in entry for entry in plugins.values()):
+        return False
+    # Either switch on counts, whichever of them the docker CLI reads first (a
+    # pristine child has no DOCKER_CLI_HOOKS): only hooks off everywhere is certain.
+    features = config.get("features")
+    switches = [environ.get("DOCKER_CLI_HOOKS"), environ.get("DOCKER_CLI_HINTS")]
+    switches.append(features.get("hooks") if isinstance(features, dict) else None)
+    return any(switch in _GO_TRUE for switch in switches)
+
+
+#: What Go's strconv.ParseBool reads as true.
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 
 
 def find_compose_command(
