@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from textwrap import dedent
@@ -30,6 +31,7 @@ from secure_up.launch.compose import (
     plan_compose_argv,
     plan_up,
     plugin_aware,
+    predicted_secrets_files,
     project_directory,
     without_docker_cli,
 )
@@ -756,3 +758,56 @@ def test_random_templates_read_like_compose(
         return
     assert status == 0, stderr
     assert warned_names(stderr) == {use.name for use in uses if use.kind is UseKind.PLAIN}
+
+
+# -- the secrets files, found early (for gpg while modules load) ----------------
+
+
+@pytest.mark.parametrize(
+    "layout", ["default", "declared", "declared in an override", "SECURE_UP_SECRETS", "-s", "none"]
+)
+def test_the_early_guess_is_the_lookup_of_the_command(tmp_path: Path, layout: str) -> None:
+    environ: dict[str, str] = {}
+    secrets: list[str] = []
+    main = "services:\n  app:\n    image: busybox\n"
+    write(tmp_path / "secrets" / "environment.secrets", "x")
+    write(tmp_path / "other.secrets", "x")
+    if layout == "declared":
+        main += "x-secure-up:\n  secrets: [other.secrets]\n"
+    elif layout == "declared in an override":
+        write(tmp_path / "compose.override.yaml", '"x-secure-up": {secrets: [other.secrets]}\n')
+    elif layout == "SECURE_UP_SECRETS":
+        environ["SECURE_UP_SECRETS"] = "other.secrets"
+    elif layout == "-s":
+        secrets = ["other.secrets"]
+    elif layout == "none":
+        (tmp_path / "secrets" / "environment.secrets").unlink()
+    write(tmp_path / "compose.yaml", main)
+    files = find_compose_files(tmp_path, [], environ)
+    expected = find_secrets_files([Path(p) for p in secrets], environ, files, cwd=tmp_path)
+    assert predicted_secrets_files(secrets, [], environ, tmp_path) == expected
+
+
+def test_the_early_guess_reads_no_yaml_without_x_secure_up(tmp_path: Path) -> None:
+    write(tmp_path / "compose.yaml", "services:\n  app:\n    image: busybox\n")
+    write(tmp_path / "secrets" / "environment.secrets", "x")
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from secure_up.launch.compose import predicted_secrets_files\n"
+        f"found = predicted_secrets_files([], [], {{}}, Path({str(tmp_path)!r}))\n"
+        "print(found, 'yaml' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    expected = tmp_path / "secrets" / "environment.secrets"
+    assert result.stdout.strip() == f"[{expected!r}] False"
+
+
+@pytest.mark.parametrize(
+    "compose", ["x-secure-up: {secrets: [missing.secrets]}\n", "x-secure-up: [\n", "a: \\\n  b: ["]
+)
+def test_the_early_guess_never_raises(tmp_path: Path, compose: str) -> None:
+    write(tmp_path / "compose.yaml", compose)
+    assert predicted_secrets_files([], [], {}, tmp_path) == []
+    assert predicted_secrets_files([], ["missing.yaml"], {}, tmp_path) == []

@@ -362,6 +362,44 @@ def find_secrets_files(
     return [default] if default.is_file() else []
 
 
+def predicted_secrets_files(
+    secrets: Sequence[str | Path],
+    files: Sequence[str | Path],
+    environ: Mapping[str, str],
+    cwd: Path | None = None,
+) -> list[Path]:
+    """What :func:`find_secrets_files` will return for these ``-s`` and ``-f``, found early.
+
+    For starting gpg while the command's modules load (``keys/early.py``): the same
+    lookup, except that a compose file is parsed only when its text could declare
+    ``x-secure-up`` (it holds the key or a backslash, the only way to spell the key
+    otherwise in YAML); the parse is cached for the command. Never raises: where
+    the lookup fails the command says why at its own point, and this returns [].
+    """
+    try:
+        cwd = cwd or Path.cwd()
+        try:
+            compose_files = find_compose_files(cwd, [Path(file) for file in files], environ)
+        except SecureUpError:
+            if files:  # every command stops there
+                return []
+            compose_files = []  # `run` goes on without
+        if secrets or environ.get("SECURE_UP_SECRETS") or any(map(_may_declare, compose_files)):
+            return find_secrets_files(
+                [Path(path) for path in secrets], environ, compose_files, cwd=cwd
+            )
+        default = cwd / DEFAULT_SECRETS_FILE
+        return [default] if default.is_file() else []
+    except Exception:  # a guess: the command reports every failure at its own point
+        return []
+
+
+def _may_declare(compose_file: Path) -> bool:
+    with open(compose_file, "rb") as file:
+        text = file.read()
+    return EXTENSION_KEY.encode() in text or b"\\" in text
+
+
 def declared_secrets_files(compose_files: Sequence[Path]) -> list[Path]:
     """The files ``x-secure-up.secrets`` names, whether they exist or not (``init`` makes them)."""
     return [path for file in compose_files for path in _declared_secrets(file, checked=False)]
