@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from textwrap import dedent
@@ -23,13 +24,16 @@ from secure_up.errors import FormatError, InputFileError, SecureUpError, UsageEr
 from secure_up.launch.compose import (
     Which,
     compose_plugin_installed,
+    docker_cli_plugin,
     find_compose_command,
     find_compose_files,
     find_secrets_files,
     plan_compose_argv,
     plan_up,
     plugin_aware,
+    predicted_secrets_files,
     project_directory,
+    without_docker_cli,
 )
 from secure_up.launch.variables import (
     UseKind,
@@ -172,6 +176,100 @@ def test_the_plugin_is_found_in_each_system_directory(
 def test_a_plugin_file_that_cannot_run_does_not_count(system_plugin_dirs: list[Path]) -> None:
     plugin(system_plugin_dirs[0], mode=0o644)
     assert not compose_plugin_installed({}, system_dirs=system_plugin_dirs)
+
+
+# -- the plugin run without the docker CLI ---------------------------------------
+
+UP = ["/usr/bin/docker", "compose", "-f", "/p/compose.yaml", "up", "-d", "app"]
+
+
+def docker_config(directory: Path, config: dict[str, object]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(json.dumps(config))
+    return directory
+
+
+def test_the_plugin_runs_standalone_with_the_same_arguments(
+    tmp_path: Path, system_plugin_dirs: list[Path]
+) -> None:
+    found = plugin(system_plugin_dirs[1])
+    environ = {"HOME": str(tmp_path / "home")}
+    argv = without_docker_cli(UP, environ, {}, system_dirs=system_plugin_dirs)
+    assert argv == [str(found), "-f", "/p/compose.yaml", "up", "-d", "app"]
+
+
+def test_the_plugin_is_the_one_the_docker_cli_would_pick(
+    tmp_path: Path, system_plugin_dirs: list[Path]
+) -> None:
+    """docker/cli PluginRunCommand: cliPluginsExtraDirs, the config's cli-plugins, the system."""
+    config = tmp_path / "config"
+    environ = {"DOCKER_CONFIG": str(config), "HOME": str(tmp_path / "home")}
+    plugin(system_plugin_dirs[3])
+    plugin(system_plugin_dirs[0])
+    assert docker_cli_plugin(environ, system_dirs=system_plugin_dirs) == str(
+        system_plugin_dirs[0] / "docker-compose"
+    )
+    plugin(tmp_path / "home" / ".docker" / "cli-plugins")  # DOCKER_CONFIG replaces ~/.docker
+    mine = plugin(config / "cli-plugins")
+    assert docker_cli_plugin(environ, system_dirs=system_plugin_dirs) == str(mine)
+    extra = plugin(tmp_path / "extra")
+    docker_config(config, {"cliPluginsExtraDirs": [str(tmp_path / "nowhere"), str(extra.parent)]})
+    assert docker_cli_plugin(environ, system_dirs=system_plugin_dirs) == str(extra)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "not runnable",
+        "a directory",
+        "no home",
+        "config unreadable",
+        "hooks on",
+        "secret sets DOCKER_CONFIG",
+        "run from a plugin",
+        "SECURE_UP_COMPOSE",
+        "not -f first",
+    ],
+)
+def test_docker_compose_stays_wherever_the_two_could_differ(
+    tmp_path: Path, system_plugin_dirs: list[Path], case: str
+) -> None:
+    home = tmp_path / "home"
+    environ: dict[str, str] = {"HOME": str(home)}
+    secrets: dict[str, str] = {}
+    argv = list(UP)
+    plugin(system_plugin_dirs[1])
+    if case == "not runnable":  # the first one found is the one the docker CLI runs
+        plugin(system_plugin_dirs[0], mode=0o644)
+    elif case == "a directory":
+        (system_plugin_dirs[0] / "docker-compose").mkdir(parents=True)
+    elif case == "no home":
+        environ = {}
+    elif case == "config unreadable":
+        (home / ".docker").mkdir(parents=True)
+        (home / ".docker" / "config.json").write_text("{not json")
+    elif case == "hooks on":
+        docker_config(home / ".docker", {"plugins": {"scout": {"hooks": "compose up"}}})
+        assert without_docker_cli(UP, environ, secrets, system_dirs=system_plugin_dirs) != UP
+        environ["DOCKER_CLI_HOOKS"] = "true"
+    elif case == "secret sets DOCKER_CONFIG":
+        secrets = {"DOCKER_CONFIG": "value"}
+    elif case == "run from a plugin":
+        environ["DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND"] = "/usr/bin/docker"
+    elif case == "SECURE_UP_COMPOSE":
+        environ["SECURE_UP_COMPOSE"] = "docker compose"
+    elif case == "not -f first":  # compatibility.Convert would move root flags
+        argv = ["/usr/bin/docker", "compose", "--verbose", "ps"]
+    assert without_docker_cli(argv, environ, secrets, system_dirs=system_plugin_dirs) == argv
+
+
+def test_other_compose_commands_are_left_alone(system_plugin_dirs: list[Path]) -> None:
+    plugin(system_plugin_dirs[0])
+    for argv in (
+        ["/usr/bin/docker-compose", "-f", "/p/c.yaml", "ps"],
+        ["podman", "compose", "-f", "/c", "ps"],
+    ):
+        assert without_docker_cli(argv, {"HOME": "/h"}, {}, system_dirs=system_plugin_dirs) == argv
 
 
 def recording_docker(bin_dir: Path) -> tuple[str, Path]:
@@ -660,3 +758,56 @@ def test_random_templates_read_like_compose(
         return
     assert status == 0, stderr
     assert warned_names(stderr) == {use.name for use in uses if use.kind is UseKind.PLAIN}
+
+
+# -- the secrets files, found early (for gpg while modules load) ----------------
+
+
+@pytest.mark.parametrize(
+    "layout", ["default", "declared", "declared in an override", "SECURE_UP_SECRETS", "-s", "none"]
+)
+def test_the_early_guess_is_the_lookup_of_the_command(tmp_path: Path, layout: str) -> None:
+    environ: dict[str, str] = {}
+    secrets: list[str] = []
+    main = "services:\n  app:\n    image: busybox\n"
+    write(tmp_path / "secrets" / "environment.secrets", "x")
+    write(tmp_path / "other.secrets", "x")
+    if layout == "declared":
+        main += "x-secure-up:\n  secrets: [other.secrets]\n"
+    elif layout == "declared in an override":
+        write(tmp_path / "compose.override.yaml", '"x-secure-up": {secrets: [other.secrets]}\n')
+    elif layout == "SECURE_UP_SECRETS":
+        environ["SECURE_UP_SECRETS"] = "other.secrets"
+    elif layout == "-s":
+        secrets = ["other.secrets"]
+    elif layout == "none":
+        (tmp_path / "secrets" / "environment.secrets").unlink()
+    write(tmp_path / "compose.yaml", main)
+    files = find_compose_files(tmp_path, [], environ)
+    expected = find_secrets_files([Path(p) for p in secrets], environ, files, cwd=tmp_path)
+    assert predicted_secrets_files(secrets, [], environ, tmp_path) == expected
+
+
+def test_the_early_guess_reads_no_yaml_without_x_secure_up(tmp_path: Path) -> None:
+    write(tmp_path / "compose.yaml", "services:\n  app:\n    image: busybox\n")
+    write(tmp_path / "secrets" / "environment.secrets", "x")
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from secure_up.launch.compose import predicted_secrets_files\n"
+        f"found = predicted_secrets_files([], [], {{}}, Path({str(tmp_path)!r}))\n"
+        "print(found, 'yaml' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    expected = tmp_path / "secrets" / "environment.secrets"
+    assert result.stdout.strip() == f"[{expected!r}] False"
+
+
+@pytest.mark.parametrize(
+    "compose", ["x-secure-up: {secrets: [missing.secrets]}\n", "x-secure-up: [\n", "a: \\\n  b: ["]
+)
+def test_the_early_guess_never_raises(tmp_path: Path, compose: str) -> None:
+    write(tmp_path / "compose.yaml", compose)
+    assert predicted_secrets_files([], [], {}, tmp_path) == []
+    assert predicted_secrets_files([], ["missing.yaml"], {}, tmp_path) == []

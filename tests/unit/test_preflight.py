@@ -190,3 +190,19 @@ def test_no_uses_no_problems(tmp_path: Path) -> None:
     report = report_for(compose, set())
     assert (report.variables, report.missing, report.exposed) == ((), (), ())
     assert json.loads(report.to_json())["ok"] is True
+
+
+def test_the_app_path_loads_neither_dataclasses_nor_inspect() -> None:
+    """`secure-up app` is benchmarked against `source <(sops -d ...); docker compose up`."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import secure_up.commands.run, secure_up.launch.preflight, secure_up.launch.variables\n"
+        "print(sorted(m for m in sys.modules if m in ('dataclasses', 'inspect', 'shutil')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"

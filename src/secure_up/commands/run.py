@@ -208,7 +208,7 @@ def up(
     context = _context(options, environ, cwd)
     plan, secrets = _run_compose(context, [], targets=services)
     argv = compose.plan_up(plan.command, plan.files, options.project_name, services, attach=attach)
-    return _launch(context, argv, secrets)
+    return _launch(context, compose.without_docker_cli(argv, context.environ, secrets), secrets)
 
 
 def compose_command(
@@ -226,7 +226,7 @@ def compose_command(
     context = _context(options, environ, cwd)
     plan, secrets = _run_compose(context, list(args))
     argv = compose.plan_compose_argv(plan.command, plan.files, options.project_name, args)
-    return _launch(context, argv, secrets)
+    return _launch(context, compose.without_docker_cli(argv, context.environ, secrets), secrets)
 
 
 def run(

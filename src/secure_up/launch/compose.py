@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-from collections.abc import Callable, Mapping, Sequence
+import stat
+from collections.abc import Callable, Container, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,16 +110,145 @@ def plugin_aware(
     return answer
 
 
+#: What the docker CLI reads to find a plugin or to decide on running hooks after it:
+#: when a secrets file sets one, ``docker compose`` stays the way compose is run.
+_DOCKER_CLI_VARIABLES = frozenset(
+    {
+        "DOCKER_CONFIG",
+        "HOME",
+        "DOCKER_CLI_HOOKS",
+        "DOCKER_CLI_HINTS",
+        "DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND",
+    }
+)
+
+
+def without_docker_cli(
+    argv: Sequence[str],
+    environ: Mapping[str, str],
+    secret_names: Container[str],
+    *,
+    system_dirs: Sequence[str | Path] = DOCKER_SYSTEM_PLUGIN_DIRS,
+) -> list[str]:
+    """``docker compose -f FILE ...`` as the plugin's own command line, where that runs the same.
+
+    The ``docker`` client is a trampoline for ``docker compose``: it starts, runs
+    the plugin once for its metadata, then runs it again with our arguments (some
+    45 ms of the ~90 ms that `docker compose up -d` of a running service takes).
+    Compose v2 runs standalone too (its ``main`` turns ``docker-compose ARGS`` into
+    ``docker compose ARGS`` with ``compatibility.Convert``, which leaves everything
+    from ``-f FILE`` on as it is), reading the same config, contexts and environment.
+    So we run the plugin file the docker CLI itself would pick (:func:`docker_cli_plugin`),
+    and keep ``docker compose`` wherever the two could differ: ``SECURE_UP_COMPOSE``
+    set, a command that does not start with ``-f FILE``, a secrets file setting a
+    variable the docker CLI reads (:data:`_DOCKER_CLI_VARIABLES`), a plugin run from a
+    plugin, hooks configured, or a plugin the docker CLI would not run. See CONTRIBUTING.md.
+    """
+    argv = list(argv)
+    if (
+        len(argv) < 4
+        or argv[1] != "compose"
+        or Path(argv[0]).name != "docker"
+        or argv[2] != "-f"
+        or argv[3].startswith("-")
+        or "SECURE_UP_COMPOSE" in environ
+        or environ.get("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND")  # then it runs as a plugin
+        or any(name in secret_names for name in _DOCKER_CLI_VARIABLES)
+    ):
+        return argv
+    plugin = docker_cli_plugin(environ, system_dirs=system_dirs)
+    return argv if plugin is None else [plugin, *argv[2:]]
+
+
+def docker_cli_plugin(
+    environ: Mapping[str, str], *, system_dirs: Sequence[str | Path] = DOCKER_SYSTEM_PLUGIN_DIRS
+) -> str | None:
+    """The Compose plugin ``docker compose`` runs, or None where we cannot be sure.
+
+    As docker/cli ``cli-plugins/manager.PluginRunCommand`` picks it: the first
+    ``docker-compose`` that exists in the config file's ``cliPluginsExtraDirs``, the
+    config directory's ``cli-plugins`` (``$DOCKER_CONFIG``, else ``~/.docker``), then
+    the system directories. None also when the docker CLI would run hooks after the
+    plugin (``RunPluginHooks``), or when that first file is not a runnable file.
+    """
+    config_dir = environ.get("DOCKER_CONFIG") or (
+        os.path.join(environ["HOME"], ".docker") if environ.get("HOME") else None
+    )
+    if config_dir is None:  # the docker CLI would ask the user database for a home
+        return None
+    config = _docker_config(os.path.join(config_dir, "config.json"))
+    if config is None or _hooks_may_run(environ, config):
+        return None
+    extra_dirs = config.get("cliPluginsExtraDirs") or []
+    if not isinstance(extra_dirs, list) or not all(isinstance(d, str) for d in extra_dirs):
+        return None
+    directories = [*extra_dirs, os.path.join(config_dir, "cli-plugins"), *map(str, system_dirs)]
+    for directory in directories:
+        path = os.path.join(directory, "docker-compose")
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        runnable = stat.S_ISREG(status.st_mode) and os.access(path, os.X_OK)
+        return path if runnable else None
+    return None
+
+
+def _docker_config(path: str) -> dict[str, object] | None:
+    """The docker CLI's config.json ({} when there is none); None when it cannot be read."""
+    try:
+        with open(path, "rb") as file:
+            text = file.read()
+    except FileNotFoundError:
+        return {}
+    except OSError:
+        return None
+    import json  # only where a config file exists
+
+    try:
+        config = json.loads(text)
+    except ValueError:
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def _hooks_may_run(environ: Mapping[str, str], config: Mapping[str, object]) -> bool:
+    """Whether the docker CLI could run plugin hooks after compose (docker/cli HooksEnabled)."""
+    plugins = config.get("plugins")
+    if not plugins:
+        return False
+    if not isinstance(plugins, dict):
+        return True
+    if not any(isinstance(entry, dict) and "hooks" in entry for entry in plugins.values()):
+        return False
+    # Either switch on counts, whichever of them the docker CLI reads first (a
+    # pristine child has no DOCKER_CLI_HOOKS): only hooks off everywhere is certain.
+    features = config.get("features")
+    switches = [environ.get("DOCKER_CLI_HOOKS"), environ.get("DOCKER_CLI_HINTS")]
+    switches.append(features.get("hooks") if isinstance(features, dict) else None)
+    return any(switch in _GO_TRUE for switch in switches)
+
+
+#: What Go's strconv.ParseBool reads as true.
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+
+
 def find_compose_command(
-    environ: Mapping[str, str], *, probe: Probe, which: Which = shutil.which
+    environ: Mapping[str, str], *, probe: Probe, which: Which | None = None
 ) -> list[str]:
     """The compose command to run, as an argv prefix.
 
     ``SECURE_UP_COMPOSE`` (split like a shell would) wins; else the Compose v2
     plugin (``docker compose``, probed with ``docker compose version`` since the
     ``docker`` client exists without it), else v1 ``docker-compose``, else
-    ``podman compose``.
+    ``podman compose``. ``which`` defaults to :func:`shutil.which`.
     """
+    if which is None:
+        import shutil  # here: with bz2 and lzma, some 2 ms that `secure-up run` never needs
+
+        which = shutil.which
     override = environ.get("SECURE_UP_COMPOSE")
     if override is not None:
         return _override_command(override, which)
@@ -231,6 +360,44 @@ def find_secrets_files(
         return declared
     default = cwd / DEFAULT_SECRETS_FILE
     return [default] if default.is_file() else []
+
+
+def predicted_secrets_files(
+    secrets: Sequence[str | Path],
+    files: Sequence[str | Path],
+    environ: Mapping[str, str],
+    cwd: Path | None = None,
+) -> list[Path]:
+    """What :func:`find_secrets_files` will return for these ``-s`` and ``-f``, found early.
+
+    For starting gpg while the command's modules load (``keys/early.py``): the same
+    lookup, except that a compose file is parsed only when its text could declare
+    ``x-secure-up`` (it holds the key or a backslash, the only way to spell the key
+    otherwise in YAML); the parse is cached for the command. Never raises: where
+    the lookup fails the command says why at its own point, and this returns [].
+    """
+    try:
+        cwd = cwd or Path.cwd()
+        try:
+            compose_files = find_compose_files(cwd, [Path(file) for file in files], environ)
+        except SecureUpError:
+            if files:  # every command stops there
+                return []
+            compose_files = []  # `run` goes on without
+        if secrets or environ.get("SECURE_UP_SECRETS") or any(map(_may_declare, compose_files)):
+            return find_secrets_files(
+                [Path(path) for path in secrets], environ, compose_files, cwd=cwd
+            )
+        default = cwd / DEFAULT_SECRETS_FILE
+        return [default] if default.is_file() else []
+    except Exception:  # a guess: the command reports every failure at its own point
+        return []
+
+
+def _may_declare(compose_file: Path) -> bool:
+    with open(compose_file, "rb") as file:
+        text = file.read()
+    return EXTENSION_KEY.encode() in text or b"\\" in text
 
 
 def declared_secrets_files(compose_files: Sequence[Path]) -> list[Path]:
