@@ -335,3 +335,25 @@ def test_a_long_stream_is_masked_the_same_with_or_without_the_prefilter(prefilte
     assert secret.encode() not in masked
     assert masked.count(b"*****") == 1
     assert masked.endswith(secret.encode()[:5])  # a cut-off piece of 5 bytes is no form
+
+
+_PAST_THE_SWITCH = b"-" * ((1 << 20) + 1)  # a stream this long turns the SIMD prefilter on
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.text("ab", min_size=4, max_size=80), min_size=1, max_size=4),
+    st.text("ab\n", max_size=300),
+    st.lists(st.integers(0, 300), max_size=30),
+)
+def test_past_the_prefilter_switch_any_split_still_matches_the_obvious_definition(
+    values: list[str], text: str, cuts: list[int]
+) -> None:
+    # The prefilter (hyperscan) replaces the automaton for long streams: short reads,
+    # values ending exactly at a read's end, dense overlapping output, long forms
+    # extended from a piece, all must come out as the automaton makes them.
+    data = text.encode()
+    masker = Masker(values)
+    assert masker.feed(_PAST_THE_SWITCH) == _PAST_THE_SWITCH
+    masked = masked_in_chunks(masker, split(data, cuts))
+    assert masked == reference(data, [value.encode() for value in values])
