@@ -155,10 +155,19 @@ class DecryptedFile:
         return (store or self.source.store).dump_encrypted(encrypted, metadata.to_raw())
 
 
+#: Values that hold keys of their own.
+_NESTED = (Branch, TreeSequence)
+
+
 def _refuse_duplicate_keys(branch: Branch, path: list[str]) -> None:
     """A key twice is tampering the MAC cannot see (``DBPASS=`` appended after the real one)."""
+    items = [entry for entry in branch if type(entry) is tuple]  # not comments
+    if len({key for key, _ in items}) == len(items) and not any(
+        type(value) in _NESTED for _, value in items
+    ):
+        return  # the common case, a flat file: no Python step per key beyond these
     seen: set[str] = set()
-    for key, value in branch.items_only():
+    for key, value in items:
         if key in seen:
             where = "".join(f"[{part!r}]" for part in [*path, key])
             raise IntegrityError(
