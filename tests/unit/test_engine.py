@@ -229,3 +229,13 @@ def test_reprs_hide_values() -> None:
     assert "hunter2" not in repr(doc)
     assert "hunter2" not in repr(Sequence(["hunter2"]))
     assert "hunter2" not in repr(Comment("hunter2"))
+
+
+def test_the_cipher_is_cryptographys_public_aesgcm() -> None:
+    # cipher.py takes AESGCM from where cryptography defines it (a faster start-up);
+    # it must stay the class the public module exports.
+    from cryptography.hazmat.primitives.ciphers import aead
+
+    from secure_up.sops import cipher
+
+    assert cipher.AESGCM is aead.AESGCM

@@ -604,10 +604,14 @@ class PgpService:
         if not self._native_looked_for:
             self._native_looked_for = True
             from secure_up.keys import pgp_native
-            from secure_up.keys.session import ci_key
+            from secure_up.keys.session import ci_key, key_variable_set
 
             environ = self._context.environ
-            if pgp_native.enabled(environ) and (key := ci_key(environ)) is not None:
+            if (
+                key_variable_set(environ)  # else pysequoia is not even loaded
+                and pgp_native.enabled(environ)
+                and (key := ci_key(environ)) is not None
+            ):
                 self._native = pgp_native.NativeKey.load(*key)
         return self._native
 

@@ -54,13 +54,9 @@ Speed
 from __future__ import annotations
 
 import base64
-import html
-import json
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
-
-from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
 #: Shorter values (and lines, and encoded forms) are not masked: too short to
 #: tell from ordinary words.
@@ -100,45 +96,39 @@ class Masker:
         "_replacement",
         "_scratch",
         "_seen",
+        "_source",
     )
 
     def __init__(
         self, values: Iterable[str], replacement: bytes = b"*****", min_length: int = MIN_LENGTH
     ) -> None:
-        pieces: dict[bytes, list[_Extension]] = {}
-        for form in _patterns(values, min_length):
-            if len(form) <= _PIECE:
-                pieces.setdefault(form, [])
-                continue
-            for offset in _piece_offsets(len(form)):
-                pieces.setdefault(form[offset : offset + _PIECE], []).append((form, offset))
-        keys = list(pieces)
+        self._source = _Source(values, min_length)
         self._replacement = replacement
-        self._extensions = [tuple(pieces[key]) for key in keys]
-        self._max_len = max(map(len, keys), default=0)
-        # A tail of the output that is one of these may still grow into a piece.
-        self._prefixes = frozenset(key[:n] for key in keys for n in range(1, len(key)))
-        self._first_bytes = frozenset(key[0] for key in keys)
-        total = sum(map(len, keys))
-        self._automaton = (
-            BytesAhoCorasick(
-                keys,
-                matchkind=MatchKind.Standard,
-                implementation=Implementation.DFA if total <= _DFA_LIMIT else None,
-            )
-            if keys
-            else None
-        )
-        self._prefilter = _Prefilter(keys)
+        self._automaton: Any = None  # built with the rest on the first output (_load)
         self._start_stream()
 
+    def _load(self) -> None:
+        """Take the forms' automaton, built on the first output of any twin stream.
+
+        Built on demand, not here: a child that prints nothing (``run -- true``)
+        costs neither the automaton nor the modules it needs, and for one that
+        does, the build overlaps the child's own start.
+        """
+        compiled = self._source.compiled()
+        self._automaton = compiled.automaton
+        self._extensions = compiled.extensions
+        self._max_len = compiled.max_len
+        self._prefixes = compiled.prefixes
+        self._first_bytes = compiled.first_bytes
+        self._prefilter = compiled.prefilter
+
     def __repr__(self) -> str:
-        return f"Masker(pieces={len(self._extensions)}, values=<hidden>)"
+        return f"Masker(values=<{self._source.count} hidden>)"
 
     @property
     def active(self) -> bool:
         """False when no value was long enough to mask: the output passes untouched."""
-        return self._automaton is not None
+        return self._source.active
 
     @property
     def holding(self) -> bool:
@@ -148,16 +138,9 @@ class Masker:
     def fresh(self) -> Masker:
         """A masker for another stream: same values and automaton, nothing pending."""
         twin = Masker.__new__(Masker)
-        for name in (
-            "_automaton",
-            "_extensions",
-            "_max_len",
-            "_prefilter",
-            "_first_bytes",
-            "_prefixes",
-            "_replacement",
-        ):
-            setattr(twin, name, getattr(self, name))
+        twin._source = self._source
+        twin._replacement = self._replacement
+        twin._automaton = None
         twin._start_stream()
         return twin
 
@@ -179,6 +162,8 @@ class Masker:
         """Masked output for ``chunk``, less a tail that may be the start of a form."""
         if not self.active:
             return chunk
+        if self._automaton is None:
+            self._load()
         self._pending += chunk
         self._seen += len(chunk)
         return self._advance(final=False)
@@ -276,6 +261,63 @@ class Masker:
             if tail[position:] in self._prefixes:
                 return tail_start + position
         return tail_start + found
+
+
+class _Compiled:
+    """The automaton of every form's pieces, and what the streams need around it."""
+
+    __slots__ = ("automaton", "extensions", "first_bytes", "max_len", "prefilter", "prefixes")
+
+    def __init__(self, values: Iterable[str], min_length: int) -> None:
+        from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
+
+        pieces: dict[bytes, list[_Extension]] = {}
+        for form in _patterns(values, min_length):
+            if len(form) <= _PIECE:
+                pieces.setdefault(form, [])
+                continue
+            for offset in _piece_offsets(len(form)):
+                pieces.setdefault(form[offset : offset + _PIECE], []).append((form, offset))
+        keys = list(pieces)
+        self.extensions = [tuple(pieces[key]) for key in keys]
+        self.max_len = max(map(len, keys), default=0)
+        # A tail of the output that is one of these may still grow into a piece.
+        self.prefixes = frozenset(key[:n] for key in keys for n in range(1, len(key)))
+        self.first_bytes = frozenset(key[0] for key in keys)
+        total = sum(map(len, keys))
+        self.automaton = BytesAhoCorasick(
+            keys,
+            matchkind=MatchKind.Standard,
+            implementation=Implementation.DFA if total <= _DFA_LIMIT else None,
+        )
+        self.prefilter = _Prefilter(keys)
+
+
+class _Source:
+    """The values of a masker and its twins, compiled once, on the first need of any."""
+
+    __slots__ = ("_compiled", "_min_length", "_values", "active", "count")
+
+    def __init__(self, values: Iterable[str], min_length: int) -> None:
+        self._values = tuple(values)
+        self._min_length = min_length
+        self._compiled: _Compiled | None = None
+        self.count = len(self._values)
+        # A value that is long enough is a form long enough (its own bytes): then there
+        # is an automaton to build; else the output passes untouched.
+        self.active = any(
+            len(value.encode("utf-8", "surrogateescape")) >= max(1, min_length)
+            for value in self._values
+        )
+
+    def __repr__(self) -> str:
+        return f"_Source(values=<{self.count} hidden>)"
+
+    def compiled(self) -> _Compiled:
+        if self._compiled is None:
+            self._compiled = _Compiled(self._values, self._min_length)
+            self._values = ()  # the forms hold what is needed now
+        return self._compiled
 
 
 #: Output volume after which a stream turns the prefilter on (its import and compile
@@ -402,6 +444,9 @@ def _forms(value: str) -> set[bytes]:
 
 
 def _text_encodings(value: str) -> list[str]:
+    import html
+    import json
+
     body = json.dumps(value, ensure_ascii=False)[1:-1]
     go_body = body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     escaped = html.escape(value)  # & < > " and ' as &#x27;

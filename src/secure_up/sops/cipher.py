@@ -17,7 +17,18 @@ from collections.abc import Callable
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+try:
+    # The very class ``cryptography.hazmat.primitives.ciphers.aead`` re-exports, taken
+    # where it is defined: the public path first loads every cipher, mode and
+    # "decrepit" algorithm of the package (4 ms of each run's start, for one class).
+    # tests/unit/test_engine.py checks it is the same class; if a release moves it,
+    # the public import below takes over.
+    from cryptography.hazmat.bindings._rust import openssl as _openssl
+
+    AESGCM = _openssl.aead.AESGCM
+except (ImportError, AttributeError):  # pragma: no cover - another cryptography release
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from secure_up.errors import FormatError, IntegrityError
 from secure_up.sops.tree import Comment, Time, from_bytes, to_bytes
