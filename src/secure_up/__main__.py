@@ -69,6 +69,9 @@ def _run(args: list[str]) -> int:
 
         with opened_early(os.environ, named):
             return command.call(arguments) or ExitCode.OK
+    import gc
+
+    gc.enable()  # off for the start-up only (main): these commands may run long
     from secure_up.cli.app import app  # Typer: only when the full parser is needed
 
     app(args=args, prog_name="secure-up")
@@ -78,6 +81,13 @@ def _run(args: list[str]) -> int:
 def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
     if argv is None:  # the process is ours
+        # Loading our modules and the command's bounded work allocate much and make no
+        # garbage cycles worth a collector pass (3% of a `run`); the collector comes
+        # back on where long work starts: a child's output copied (system/process.py)
+        # and every command that goes through Typer.
+        import gc
+
+        gc.disable()
         from secure_up.cli.likely_files import likely_files
         from secure_up.keys import prestart
 

@@ -609,3 +609,18 @@ def test_a_detached_child_writing_to_dev_tty_is_masked_through_its_pty() -> None
     assert status == 0
     assert b"tty:*****" in output
     assert SECRET.encode() not in output
+
+
+def test_the_collector_is_back_on_while_a_childs_output_is_copied() -> None:
+    # The entry point runs the start-up without the garbage collector; copying a
+    # child's output may last hours, so it must not stay off.
+    import gc
+
+    env = child_environment(os.environ, SECRETS, pristine=False)
+    gc.disable()
+    try:
+        assert run_child(["true"], env, mask=Masker(SECRETS.values())) == 0
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import gc
 import os
 import selectors
 import signal
@@ -310,8 +311,19 @@ def run_child(
             for output in outputs:
                 output.close_child_end()
         relay.attach(child)
+        _collector_on()
         _copy_output(child, outputs)
         return exit_status(child.wait())
+
+
+def _collector_on() -> None:
+    """The garbage collector back on: copying a child's output may go on for hours.
+
+    The entry point turns it off for the start-up (``__main__.main``).
+    """
+    if not gc.isenabled():
+        gc.freeze()  # what the start-up made lives to the end: never scanned again
+        gc.enable()
 
 
 def probe(argv: Sequence[str], *, timeout: float = 15) -> bool:
