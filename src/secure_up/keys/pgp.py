@@ -18,7 +18,6 @@ import contextlib
 import os
 import re
 import stat
-import subprocess
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
@@ -29,6 +28,10 @@ from secure_up.keys.prestart import which
 from secure_up.sops.metadata import MasterKey, PgpKey
 
 if TYPE_CHECKING:
+    # At run time subprocess is imported where gpg is run: a data key opened by the gpg
+    # started before any import (keys/prestart.py) needs no subprocess module (3 ms).
+    import subprocess
+
     from secure_up.keys.pgp_native import NativeKey
 
     class _Running(Protocol):
@@ -148,9 +151,10 @@ class GnuPG:
         The first use of gpg (and :meth:`settle`) waits for the thread; a message
         asked for later gets the output of the process started here for it.
         """
+        wanted = [armored for armored in messages if armored not in self._pending]
+        if not wanted and self._setup is None:
+            return  # every one was started before the imports (adopt_prestarted): no thread
         import threading
-
-        wanted = list(messages)
 
         def work() -> None:
             try:
@@ -236,6 +240,8 @@ class GnuPG:
         CONTRIBUTING.md, "Speed"). The options are python-gnupg's own, so gpg behaves
         the same; secrets travel on stdin only.
         """
+        import subprocess
+
         # gpg's tools are the key subsystem's own: run here, not through process.py.
         return subprocess.run(  # noqa: S603 - a fixed program; the data goes over stdin
             [*self._argv(), *args],
@@ -260,6 +266,8 @@ class GnuPG:
 
     def _start_decrypt(self, armored: str) -> subprocess.Popen[bytes]:
         """gpg decrypting ``armored``, started; its input (a few KiB) fits the pipe."""
+        import subprocess
+
         args, stdin = self._decrypt_call(armored)
         process = subprocess.Popen(  # noqa: S603 - a fixed program; the data goes over stdin
             [*self._argv(), *args],
@@ -377,6 +385,8 @@ class GnuPG:
 
     def _gpgconf(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         """gpgconf for this home, with a timeout: an agent that hangs must not hang us."""
+        import subprocess
+
         sibling = Path(self._binary).with_name("gpgconf")
         gpgconf = str(sibling) if sibling.is_file() else which("gpgconf", self._env.get("PATH"))
         if gpgconf is None:

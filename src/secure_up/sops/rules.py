@@ -11,6 +11,7 @@ they match here exactly where they match in sops, in linear time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, Literal, TypeAlias
 
 from secure_up.errors import FormatError
@@ -82,6 +83,34 @@ class EncryptionRule:
         pattern: GoRegex = object.__getattribute__(self, "_pattern")
         return pattern.search(text)
 
+    def for_keys_under(
+        self, path: list[str], comments: CommentStack
+    ) -> Callable[[str], bool] | None:
+        """``key -> should_encrypt([*path, key], comments, False)`` for the keys of one map.
+
+        Decided once for the map's own path, so each key costs one test of itself
+        (10,000 keys in a large file). None for the comment rules, whose answer
+        changes with the comments met along the map: ask :meth:`should_encrypt`.
+        """
+        kind, value = self.kind, self.value
+        if kind == "unencrypted_suffix":
+            if any(key.endswith(value) for key in path):
+                return _never
+            return lambda key: not key.endswith(value)
+        if kind == "encrypted_suffix":
+            if any(key.endswith(value) for key in path):
+                return _always
+            return lambda key: key.endswith(value)
+        if kind == "unencrypted_regex":
+            if any(self._search(key) for key in path):
+                return _never
+            return lambda key: not self._search(key)
+        if kind == "encrypted_regex":
+            if any(self._search(key) for key in path):
+                return _always
+            return self._search
+        return None
+
     def should_encrypt(self, path: list[str], comments: CommentStack, is_comment: bool) -> bool:
         """Whether the value (or comment) at ``path`` is encrypted, as sops decides it."""
         kind = self.kind
@@ -108,6 +137,14 @@ class EncryptionRule:
                 if self._search(line):
                     return True
         return False
+
+
+def _never(_key: str) -> bool:
+    return False
+
+
+def _always(_key: str) -> bool:
+    return True
 
 
 DEFAULT_RULE: Final = EncryptionRule("unencrypted_suffix", DEFAULT_UNENCRYPTED_SUFFIX)
