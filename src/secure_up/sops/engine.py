@@ -47,10 +47,14 @@ class _Walker:
         rule: EncryptionRule,
         visit: LeafVisitor,
         on_null: Callable[[list[str], bool], None] | None = None,
+        open_string: Callable[[str, str], Plaintext] | None = None,
     ) -> None:
         self._rule = rule
         self._visit = visit
         self._on_null = on_null  # nulls are no leaves (never encrypted nor hashed)
+        #: For an ``ENC[...]`` string under a map that the rule encrypts, in place of
+        #: ``visit``: (value, its AAD) -> plaintext. The hot path of a decryption.
+        self._open_string = open_string
 
     def branch(self, branch: Branch, path: list[str], stack: CommentStack) -> Branch:
         stack = [*stack, []]
@@ -58,22 +62,28 @@ class _Walker:
         out = Branch()
         append = out.append
         should_encrypt, visit = self._rule.should_encrypt, self._visit
+        open_string = self._open_string
         encrypts = self._rule.for_keys_under(path, stack)  # None: ask per key (comment rules)
+        aad_prefix = _aad(path) if path else ""  # a child's AAD: this, its key and ":"
         for entry in branch:
             if isinstance(entry, Comment):
                 level.append(entry.text)
                 append(_as_comment(self._leaf(entry, path, stack, is_comment=True), path))
                 continue
             key, value = entry
-            child = [*path, key]
             if isinstance(value, str):  # the common case, kept on a short path
                 encrypted = (
-                    encrypts(key) if encrypts is not None else should_encrypt(child, stack, False)
+                    encrypts(key)
+                    if encrypts is not None
+                    else should_encrypt([*path, key], stack, False)
                 )
-                leaf = visit(value, child, encrypted)
+                if encrypted and open_string is not None and value.startswith(ENC_PREFIX):
+                    leaf = open_string(value, aad_prefix + key + ":")
+                else:
+                    leaf = visit(value, [*path, key], encrypted)
                 append((key, leaf))  # type: ignore[arg-type]  # a map value is never a comment
             else:
-                append((key, self.value(value, child, stack)))
+                append((key, self.value(value, [*path, key], stack)))
             if level:
                 level.clear()
         return out
@@ -195,11 +205,17 @@ def decrypt_documents(
         hasher.add(value, encrypted)
         return value
 
+    def open_string(value: str, aad: str) -> Plaintext:
+        plain, raw = open_value(value, aad)
+        if not isinstance(plain, Comment):
+            hash_bytes(raw)
+        return plain
+
     def null_seen(path: list[str], encrypted: bool) -> None:
         if encrypted and unauthenticated is not None:
             unauthenticated.append(path)
 
-    walker = _Walker(metadata.effective_rule, visit, null_seen)
+    walker = _Walker(metadata.effective_rule, visit, null_seen, open_string)
     plain = [walker.branch(document, [], []) for document in documents]
     if verify_mac:
         _verify_mac(metadata, cipher, hasher.hexdigest())
