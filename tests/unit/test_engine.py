@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from secure_up.errors import FormatError, IntegrityError, MacNotFoundError
 from secure_up.sops.cipher import ValueCipher, format_float, looks_encrypted
@@ -239,3 +241,35 @@ def test_the_cipher_is_cryptographys_public_aesgcm() -> None:
     from secure_up.sops import cipher
 
     assert cipher.AESGCM is aead.AESGCM
+
+
+_RULES = [
+    EncryptionRule("unencrypted_suffix", "_unencrypted"),
+    EncryptionRule("encrypted_suffix", "_enc"),
+    EncryptionRule("unencrypted_regex", "^pub"),
+    EncryptionRule("encrypted_regex", "pass|key$"),
+    EncryptionRule("unencrypted_comment_regex", "plain"),
+    EncryptionRule("encrypted_comment_regex", "secret"),
+]
+_KEY_TEXT = st.lists(
+    st.sampled_from(["pub", "pass", "key", "_enc", "_unencrypted", "x", "_"]), max_size=3
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(_RULES),
+    st.lists(_KEY_TEXT, max_size=3),
+    _KEY_TEXT,
+    st.lists(st.lists(st.sampled_from(["plain", "secret", "other"]), max_size=2), max_size=3),
+)
+def test_a_rule_decided_once_per_map_decides_each_key_as_it_would_alone(
+    rule: EncryptionRule, path: list[str], key: str, comments: list[list[str]]
+) -> None:
+    # The walker asks once per map (for_keys_under) instead of once per key: the answer
+    # for every key must be should_encrypt's; comment rules are left to should_encrypt.
+    decide = rule.for_keys_under(path, comments)
+    if decide is None:
+        assert rule.kind.endswith("comment_regex")
+    else:
+        assert decide(key) == rule.should_encrypt([*path, key], comments, False)
