@@ -159,3 +159,41 @@ def test_a_message_for_another_key_is_refused_and_nothing_shows_the_key(
     assert "PRIVATE" not in repr(alice)
     assert NativeKey.load(b"not a key", None) is None
     assert NativeKey.load(exported.public.encode(), None) is None
+
+
+def test_a_child_forked_before_the_imports_opens_the_messages_and_is_reaped(
+    gpg_keys: GpgKeys, exported: ExportedKeys
+) -> None:
+    # The entry point forks it (keys/prestart.py) so the key's work overlaps the imports.
+    from secure_up.keys import prestart
+
+    ours = wrap_for(gpg_keys, gpg_keys.fingerprints[0])
+    carols = wrap_for(gpg_keys, gpg_keys.passphrase_fingerprint)
+    environ = {"SECURE_UP_GPG_KEY": exported.plain}
+    prestart._fork_in_memory([ours, carols], environ)
+    child = prestart._in_memory
+    assert child is not None
+    assert str(child.pid) in repr(child)
+    assert exported.plain not in repr(child)
+    # What it could not open (Carol's message) is left to the command, which says why.
+    assert prestart.opened_in_memory(dict(environ)) == {ours: bytes(range(32))}
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child.pid, os.WNOHANG)  # reaped
+    assert prestart.opened_in_memory(environ) == {}  # taken once
+
+    # Another environment (here: turned off) takes nothing, and the child is stopped.
+    prestart._fork_in_memory([ours], environ)
+    child = prestart._in_memory
+    assert child is not None
+    assert prestart.opened_in_memory(environ | {"SECURE_UP_PGP_NATIVE": "0"}) == {}
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child.pid, os.WNOHANG)
+
+    # What no command took ends with the run.
+    prestart._fork_in_memory([ours], environ)
+    child = prestart._in_memory
+    assert child is not None
+    prestart.discard()
+    assert prestart._in_memory is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child.pid, os.WNOHANG)

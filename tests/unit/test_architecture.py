@@ -42,7 +42,8 @@ SPAWN_ALLOWED: Final[dict[str, str]] = {
     "secure_up.keys.prestart": (
         "gpg --decrypt on the command line's files before the rest of secure-up loads: "
         "process.py and subprocess cost the very milliseconds it saves; the argv is the "
-        "one keys/pgp.py builds, and only GnuPG takes the processes"
+        "one keys/pgp.py builds, and only GnuPG takes the processes; with a CI key, a fork "
+        "of ourselves (no exec) opens the data keys in memory, exactly as keys/pgp.py would"
     ),
     "secure_up.keys.passphrase_cache": (
         "gpg-connect-agent clears a passphrase from the user's agent: a fixed program with "

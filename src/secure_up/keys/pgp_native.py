@@ -27,7 +27,6 @@ risk negligible; ``SECURE_UP_PGP_NATIVE=0`` makes every run use gpg.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -72,11 +71,9 @@ class NativeKey:
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
-    """Whether a key from a variable may be used in memory: the library loads, not turned off."""
-    if environ.get(NATIVE_VARIABLE, "").strip() == "0":
-        return False
-    with contextlib.suppress(ImportError):
-        import pysequoia  # noqa: F401 - only whether it loads
+    """Whether a key from a variable may be used in memory (not turned off).
 
-        return True
-    return False
+    The library is not loaded to ask: it is a dependency, and where it does not load,
+    :meth:`NativeKey.load` says so by returning None (gpg then does the work).
+    """
+    return environ.get(NATIVE_VARIABLE, "").strip() != "0"

@@ -20,6 +20,11 @@ key nor a passphrase variable (gpg then gets ``--pinentry-mode error``, as GnuPG
 gives it). gpg's output is bounded: a data key is 32 bytes, and a hostile message
 (a compressed bomb) must not fill our memory.
 
+With a CI key that opens data keys in memory (``keys/pgp_native.py``), no gpg is
+needed: a child forked here opens the messages with the key while we load, and
+sends the plaintexts over a pipe; :class:`~secure_up.keys.pgp.PgpService` takes
+them when the environment's key variables are the ones the child saw.
+
 This module imports only what the interpreter has loaded before any code of ours
 runs (``os``, ``sys``), plus the builtin ``_signal``: everything it saves is time
 the imports would otherwise add.
@@ -107,9 +112,15 @@ _started: dict[str, Started] = {}
 
 
 def start(paths: Iterable[str], environ: Mapping[str, str] | None = None) -> None:
-    """Spawn gpg on the PGP messages of ``paths``, the files the command will most likely open."""
+    """Spawn gpg on the PGP messages of ``paths``, the files the command will most likely open.
+
+    With a CI key that opens data keys in memory, a forked child of ours opens them
+    instead (:func:`_fork_in_memory`).
+    """
     environ = os.environ if environ is None else environ
     if any(name.startswith(PRIVATE_VARIABLE_PREFIX) for name in environ):
+        if _key_in_memory(environ):
+            _fork_in_memory(pgp_messages(paths), environ)
         return  # a CI key or a passphrase: GnuPG runs gpg another way
     try:
         if os.isatty(0):
@@ -155,6 +166,159 @@ def discard() -> None:
     while _started:
         _message, started = _started.popitem()
         started.communicate()
+    _discard_in_memory()
+
+
+# -- The CI key: data keys opened in memory by a child forked before the imports --------
+
+#: The variables that decide how a CI key opens a data key (keys/session.py, pgp_native.py).
+_IN_MEMORY_VARIABLES = (
+    "SECURE_UP_GPG_KEY",
+    "SECURE_UP_GPG_KEY_FILE",
+    "SECURE_UP_GPG_PASSPHRASE",
+    "SECURE_UP_GPG_PASSPHRASE_FILE",
+    "SECURE_UP_PGP_NATIVE",
+)
+#: The most a child may send for one message (a data key or a Shamir share is 32 bytes).
+_MAX_OPENED = 4096
+
+
+class _OpenedInMemory:
+    """A forked child opening PGP messages with the CI key; its results come over a pipe."""
+
+    __slots__ = ("fd", "messages", "pid", "variables")
+
+    def __init__(self, pid: int, fd: int, messages: list[str], variables: dict[str, str | None]):
+        self.pid = pid
+        self.fd = fd
+        self.messages = messages
+        self.variables = variables
+
+    def __repr__(self) -> str:
+        return f"_OpenedInMemory(pid={self.pid})"
+
+    def results(self) -> dict[str, bytes]:
+        """Each message the child opened, and what it holds; the child is reaped."""
+        limit = len(self.messages) * (4 + _MAX_OPENED)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while size <= limit:
+                data = os.read(self.fd, 65536)
+                if not data:
+                    break
+                chunks.append(data)
+                size += len(data)
+        except OSError:
+            chunks = []
+        finally:
+            os.close(self.fd)
+        if size > limit:  # not what our child writes: take nothing
+            _kill(self.pid)
+            chunks = []
+        _reap(self.pid)
+        data, offset = b"".join(chunks), 0
+        opened: dict[str, bytes] = {}
+        for message in self.messages:
+            length = int.from_bytes(data[offset : offset + 4], "big")
+            plaintext = data[offset + 4 : offset + 4 + length]
+            if len(data) < offset + 4 or len(plaintext) != length or length > _MAX_OPENED:
+                break  # the child ended early: the rest is opened the usual way
+            if plaintext:
+                opened[message] = plaintext
+            offset += 4 + length
+        return opened
+
+
+_in_memory: _OpenedInMemory | None = None
+
+
+def opened_in_memory(environ: Mapping[str, str]) -> dict[str, bytes]:
+    """The messages the CI key opened before the imports, when ``environ`` has its variables.
+
+    The caller takes them all (it opens the rest itself); for another environment,
+    nothing (the child is stopped).
+    """
+    global _in_memory
+    child, _in_memory = _in_memory, None
+    if child is None:
+        return {}
+    if {name: environ.get(name) for name in _IN_MEMORY_VARIABLES} != child.variables:
+        _stop(child)
+        return {}
+    return child.results()
+
+
+def _key_in_memory(environ: Mapping[str, str]) -> bool:
+    has_key = "SECURE_UP_GPG_KEY" in environ or "SECURE_UP_GPG_KEY_FILE" in environ
+    return has_key and environ.get("SECURE_UP_PGP_NATIVE", "").strip() != "0"
+
+
+def _fork_in_memory(messages: list[str], environ: Mapping[str, str]) -> None:
+    """Fork a child that opens ``messages`` with the CI key while we load the rest.
+
+    Opening a data key with an RSA-3072 key (pysequoia's import, the key's parsing,
+    the decryption) takes about 9 ms, all of it on the CI path's critical path when
+    done after the imports; in a child forked now (no thread exists yet, so forking
+    is safe) it overlaps them. The child runs exactly what the command would
+    (:class:`~secure_up.keys.pgp_native.NativeKey`), sends each plaintext over a
+    pipe (never a file), and exits without running any of our cleanups. It sends
+    nothing for what it could not open: the command then opens that itself, with
+    the errors it always gave.
+    """
+    global _in_memory
+    if not messages or _in_memory is not None:
+        return
+    variables = {name: environ.get(name) for name in _IN_MEMORY_VARIABLES}
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    if pid == 0:  # the child: never returns
+        try:
+            os.close(read_fd)
+            _open_in_child(messages, environ, write_fd)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    _in_memory = _OpenedInMemory(pid, read_fd, messages, variables)
+
+
+def _open_in_child(messages: list[str], environ: Mapping[str, str], fd: int) -> None:
+    try:
+        from secure_up.system.hardening import harden_process
+
+        harden_process()  # it holds the CI key: no core file, no debugger, as we
+        from secure_up.keys.pgp_native import NativeKey
+        from secure_up.keys.session import ci_key
+
+        key = ci_key(environ)
+        native = NativeKey.load(*key) if key is not None else None
+        for message in messages:
+            plaintext = (native.decrypt(message) if native is not None else None) or b""
+            if len(plaintext) > _MAX_OPENED:
+                plaintext = b""
+            record = len(plaintext).to_bytes(4, "big") + plaintext
+            while record:
+                record = record[os.write(fd, record) :]
+    except BaseException:  # noqa: S110 - whatever failed, the command meets it again itself
+        pass
+
+
+def _discard_in_memory() -> None:
+    global _in_memory
+    child, _in_memory = _in_memory, None
+    if child is not None:
+        _stop(child)
+
+
+def _stop(child: _OpenedInMemory) -> None:
+    _kill(child.pid)
+    _reap(child.pid)
+    os.close(child.fd)
 
 
 def decrypt_argv(environ: Mapping[str, str]) -> list[str] | None:
