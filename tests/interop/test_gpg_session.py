@@ -490,3 +490,34 @@ def test_encrypting_to_an_expired_or_revoked_key_says_which(
 def test_encrypting_to_an_unknown_key_says_to_import_it(environ: dict[str, str]) -> None:
     with pytest.raises(PgpError, match="does not have that public key"):
         GnuPG(environ).encrypt(DATA_KEY, "0123456789ABCDEF0123456789ABCDEF01234567")
+
+
+def test_a_message_that_decompresses_to_megabytes_is_cut_and_refused(
+    environ: dict[str, str], gpg_keys: GpgKeys
+) -> None:
+    # A committer controls the file: a PGP entry may be a compression bomb (bzip2 makes
+    # 64 MiB of zeros into a message of a few hundred bytes). gpg's output is read with
+    # a bound, its process stopped, and the run refused: no gigabytes in our memory.
+    bomb = gpg_in(
+        gpg_keys.home,
+        "--trust-model",
+        "always",
+        "--armor",
+        "--compress-algo",
+        "bzip2",
+        "--encrypt",
+        "--recipient",
+        gpg_keys.fingerprints[0],
+        stdin=bytes(64 * 1024 * 1024),
+    ).decode()
+    assert len(bomb) < 4096
+    with pytest.raises(PgpError):
+        GnuPG(environ).decrypt(bomb)
+
+
+def test_a_message_too_large_for_a_data_key_is_refused_before_gpg_runs(
+    environ: dict[str, str],
+) -> None:
+    huge = "-----BEGIN PGP MESSAGE-----\n" + "A" * 100_000 + "\n-----END PGP MESSAGE-----"
+    with pytest.raises(PgpError, match="the file was altered"):
+        GnuPG(environ).decrypt(huge)

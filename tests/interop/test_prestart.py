@@ -157,7 +157,7 @@ def test_output_beyond_a_data_key_is_cut_and_the_process_stopped(tmp_path: Path)
     # A hostile message could decompress to gigabytes: gpg's output is bounded.
     yes = shutil.which("yes")
     assert yes is not None
-    started = prestart._spawn([yes], {"PATH": os.environ["PATH"]}, b"")
+    started = prestart.spawn([yes], {"PATH": os.environ["PATH"]}, b"")
     stdout, stderr = started.communicate()
     assert stdout == b""
     assert b"too large" in stderr

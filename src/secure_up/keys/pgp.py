@@ -14,7 +14,6 @@ with GnuPG 2.3's AEAD packets that GnuPG 2.2 cannot read.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import stat
@@ -264,36 +263,31 @@ class GnuPG:
             options = []
         return [*options, "--decrypt"], stdin
 
-    def _start_decrypt(self, armored: str) -> subprocess.Popen[bytes]:
-        """gpg decrypting ``armored``, started; its input (a few KiB) fits the pipe."""
-        import subprocess
+    def _start_decrypt(self, armored: str) -> _Running:
+        """gpg decrypting ``armored``, started; its output is bounded (keys/prestart.py).
+
+        A data key's message is a few KiB and opens to 32 bytes; a hostile one may be
+        large (it would not fit the pipe) or decompress to gigabytes: the first is
+        refused here, the second stopped by the reader.
+        """
+        from secure_up.keys import prestart
 
         args, stdin = self._decrypt_call(armored)
-        process = subprocess.Popen(  # noqa: S603 - a fixed program; the data goes over stdin
-            [*self._argv(), *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self._env,
-        )
-        pipe, process.stdin = process.stdin, None  # written here: communicate() only reads
-        assert pipe is not None  # noqa: S101 - PIPE above
-        with contextlib.suppress(BrokenPipeError):  # gpg ended early: its status lines say why
-            pipe.write(stdin)
-        with contextlib.suppress(BrokenPipeError):
-            pipe.close()
-        return process
+        if len(stdin) > prestart.MAX_STDIN:
+            raise PgpError(
+                f"a PGP entry of the file holds {len(armored)} bytes, where a data key's "
+                "message holds a few thousand: the file was altered",
+                "restore it from version control",
+            )
+        return prestart.spawn([*self._argv(), *args], dict(self._env), stdin)
 
     def decrypt(self, armored: str) -> bytes:
         """The plaintext of an armored PGP message (a data key or a share)."""
         self._ready()
         started = self._pending.pop(armored, None)
-        if started is not None:
-            stdout, stderr_bytes = started.communicate()
-        else:
-            args, stdin = self._decrypt_call(armored)
-            result = self._run(args, stdin)
-            stdout, stderr_bytes = result.stdout, result.stderr
+        if started is None:
+            started = self._start_decrypt(armored)
+        stdout, stderr_bytes = started.communicate()
         stderr = stderr_bytes.decode("utf-8", errors="replace")
         if "[GNUPG:] DECRYPTION_OKAY" not in stderr or not stdout:
             raise PgpError(self._decrypt_failure(stderr, armored), None)

@@ -46,6 +46,10 @@ MAX_MESSAGES = 4
 #: and on stderr (its status lines) before it is stopped.
 MAX_STDOUT = 64 * 1024
 MAX_STDERR = 1024 * 1024
+#: The most we write to gpg's stdin (a passphrase line and a message): it must fit the
+#: pipe (64 KiB), as it is written before gpg's output is read. A data key's message,
+#: armored, is a few KiB even for RSA-16384.
+MAX_STDIN = 48 * 1024
 #: Our own variables: a CI key or a passphrase means GnuPG runs gpg differently.
 PRIVATE_VARIABLE_PREFIX = "SECURE_UP_GPG_"
 _BEGIN = "-----BEGIN PGP MESSAGE-----"
@@ -76,7 +80,15 @@ class Started:
         return self._result
 
     def _collect(self) -> tuple[bytes, bytes]:
-        import select  # a C module: loaded long before anyone asks for the output
+        """Read gpg's output to its end; past the limits, drop it and give gpg 2 s to end.
+
+        Output past the limits is no data key (a compression bomb): it is read and
+        dropped, never kept, so that gpg ends on its own and removes its keyring's
+        lock files (killed, gpg 2.2 leaves one behind, whatever the signal). If it
+        has not ended 2 s later, it is killed: its next run clears the stale lock.
+        """
+        import select  # C modules: loaded long before anyone asks for the output
+        import time
 
         limits = {self._stdout: MAX_STDOUT, self._stderr: MAX_STDERR}
         chunks: dict[int, list[bytes]] = {self._stdout: [], self._stderr: []}
@@ -85,25 +97,30 @@ class Started:
         for fd in chunks:
             poller.register(fd, select.POLLIN)
         open_fds = set(chunks)
-        overflow = False
+        deadline: float | None = None  # set once the output is too large
         try:
-            while open_fds and not overflow:
-                for fd, _event in poller.poll():
+            while open_fds:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                events = poller.poll(None if wait is None else int(wait * 1000))
+                if not events and deadline is not None:
+                    _kill(self.pid)  # still writing after 2 s: stop it
+                    break
+                for fd, _event in events:
                     data = os.read(fd, 65536)
                     if not data:
                         poller.unregister(fd)
                         open_fds.discard(fd)
-                        continue
-                    chunks[fd].append(data)
-                    sizes[fd] += len(data)
-                    overflow = overflow or sizes[fd] > limits[fd]
+                    elif deadline is None:
+                        chunks[fd].append(data)
+                        sizes[fd] += len(data)
+                        if sizes[fd] > limits[fd]:
+                            deadline = time.monotonic() + 2.0
+                            chunks = {fd: [] for fd in chunks}  # none of it is kept
         finally:
             for fd in chunks:
                 os.close(fd)
-        if overflow:  # no data key looks like this: stop it, report no output
-            _kill(self.pid)
         _reap(self.pid)
-        if overflow:
+        if deadline is not None:
             return b"", b"gpg: output too large for a data key\n"
         return b"".join(chunks[self._stdout]), b"".join(chunks[self._stderr])
 
@@ -139,7 +156,7 @@ def start(paths: Iterable[str], environ: Mapping[str, str] | None = None) -> Non
     lower_core_limit()  # gpg holds the data key: no core file of it, as for every gpg we run
     for message in messages:
         try:
-            _started[message] = _spawn(argv, env, message.encode("utf-8"))
+            _started[message] = spawn(argv, env, message.encode("utf-8"))
         except OSError:
             return  # the command meets the same problem where it always did
 
@@ -350,7 +367,7 @@ def pgp_messages(paths: Iterable[str]) -> list[str]:
                 break
             armored = tail[begin : end + len(_END)].replace("\\n", "\n")
             message = "\n".join(line.strip() for line in armored.splitlines())
-            if message not in messages:
+            if message not in messages and len(message) <= MAX_STDIN // 2:
                 messages.append(message)
             begin = tail.find(_BEGIN, end)
     return messages[:MAX_MESSAGES]
@@ -397,8 +414,12 @@ def _executable(path: str) -> bool:
     return os.path.exists(path) and os.access(path, os.X_OK) and not os.path.isdir(path)
 
 
-def _spawn(argv: list[str], env: dict[str, str], stdin: bytes) -> Started:
-    """gpg on ``argv``, fed ``stdin`` (a few KiB: it fits the pipe), its output on pipes."""
+def spawn(argv: list[str], env: dict[str, str], stdin: bytes) -> Started:
+    """gpg on ``argv``, fed ``stdin`` (at most :data:`MAX_STDIN`: it fits the pipe).
+
+    Its output is read by :meth:`Started.communicate`, bounded: every gpg that opens a
+    data key runs so (here, and in keys/pgp.py).
+    """
     import _signal  # type: ignore[import-not-found]  # no stubs; signal's enums cost time
 
     stdin_read, stdin_write = os.pipe()
