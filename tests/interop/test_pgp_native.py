@@ -19,7 +19,13 @@ import pytest
 from secure_up.errors import ExitCode
 from secure_up.keys.pgp_native import NativeKey
 from tests.conftest import GpgKeys, Sops
-from tests.interop.test_gpg_session import ExportedKeys, export_keys, leftovers, wrap_for
+from tests.interop.test_gpg_session import (
+    ExportedKeys,
+    export_keys,
+    gpg_in,
+    leftovers,
+    wrap_for,
+)
 
 pytestmark = [pytest.mark.gpg, pytest.mark.timeout(300)]
 
@@ -176,7 +182,7 @@ def test_a_child_forked_before_the_imports_opens_the_messages_and_is_reaped(
     assert str(child.pid) in repr(child)
     assert exported.plain not in repr(child)
     # What it could not open (Carol's message) is left to the command, which says why.
-    assert prestart.opened_in_memory(dict(environ)) == {ours: bytes(range(32))}
+    assert prestart.opened_in_memory(dict(environ)) == {ours: bytes(range(32)), carols: b""}
     with pytest.raises(ChildProcessError):
         os.waitpid(child.pid, os.WNOHANG)  # reaped
     assert prestart.opened_in_memory(environ) == {}  # taken once
@@ -197,3 +203,48 @@ def test_a_child_forked_before_the_imports_opens_the_messages_and_is_reaped(
     assert prestart._in_memory is None
     with pytest.raises(ChildProcessError):
         os.waitpid(child.pid, os.WNOHANG)
+
+
+def test_a_message_that_decompresses_to_more_than_the_childs_memory_ends_the_child_only(
+    gpg_keys: GpgKeys, exported: ExportedKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A committer controls the file: its PGP entry may be a compression bomb. The
+    # library keeps the whole plaintext, so it only ever runs in a child whose memory
+    # is bounded (here 32 MiB beyond its start, for a 64 MiB bomb): the child fails,
+    # we get nothing (the command then asks gpg, whose output is bounded too).
+    from secure_up.keys import prestart
+
+    monkeypatch.setattr(prestart, "_CHILD_MEMORY", 32 * 1024 * 1024)
+    bomb = gpg_in(
+        gpg_keys.home,
+        "--trust-model",
+        "always",
+        "--armor",
+        "--compress-algo",
+        "bzip2",
+        "--encrypt",
+        "--recipient",
+        gpg_keys.fingerprints[0],
+        stdin=bytes(64 * 1024 * 1024),
+    ).decode()
+    opened = prestart.open_in_child([bomb], {"SECURE_UP_GPG_KEY": exported.plain})
+    assert opened.get(bomb, b"") == b""
+    assert prestart._in_memory is None  # taken and reaped
+
+
+def test_the_childs_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from secure_up.keys import prestart
+
+    monkeypatch.setattr(prestart, "_CHILD_MEMORY", 32 * 1024 * 1024)
+    pid = os.fork()
+    if pid == 0:  # the child, as the in-memory opener bounds itself
+        code = 0
+        try:
+            prestart._bound_memory()
+            bytearray(256 * 1024 * 1024)
+        except MemoryError:
+            code = 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 3  # 256 MiB refused to it

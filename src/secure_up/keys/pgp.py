@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     # started before any import (keys/prestart.py) needs no subprocess module (3 ms).
     import subprocess
 
-    from secure_up.keys.pgp_native import NativeKey
-
     class _Running(Protocol):
         """A gpg started ahead of need: a Popen, or one spawned at start-up (keys/prestart.py)."""
 
@@ -577,10 +575,9 @@ class PgpService:
     def __init__(self, context: KeyContext) -> None:
         self._context = context
         self._gpg: GnuPG | None = None
-        self._native: NativeKey | None = None
-        self._native_looked_for = False
-        #: Messages the CI key opened before the imports (keys/prestart.py), by message.
-        self._opened_early: dict[str, bytes] | None = None
+        #: What the CI key made of each message it was given (keys/prestart.py), by
+        #: message: the plaintext, or b"" when it could not open it.
+        self._in_memory: dict[str, bytes] | None = None
 
     @property
     def gpg(self) -> GnuPG:
@@ -600,32 +597,30 @@ class PgpService:
         return self._gpg
 
     def open(self, key: MasterKey) -> bytes:
-        if self._opened_early is None:
-            from secure_up.keys import prestart
-
-            self._opened_early = prestart.opened_in_memory(self._context.environ)
-        if (opened := self._opened_early.pop(key.enc, None)) is not None:
+        opened = self._opened_in_memory(key.enc)
+        if opened:
             return opened
-        native = self._native_key()
-        if native is not None and (opened := native.decrypt(key.enc)) is not None:
-            return opened
-        return self.gpg.decrypt(key.enc)
+        return self.gpg.decrypt(key.enc)  # its refusal is the error the run gives
 
-    def _native_key(self) -> NativeKey | None:
-        """The CI key in memory (keys/pgp_native.py), when one is set and usable so."""
-        if not self._native_looked_for:
-            self._native_looked_for = True
-            from secure_up.keys import pgp_native
-            from secure_up.keys.session import ci_key, key_variable_set
+    def _opened_in_memory(self, message: str) -> bytes | None:
+        """``message`` opened by the CI key in memory (keys/pgp_native.py), or None.
 
-            environ = self._context.environ
-            if (
-                key_variable_set(environ)  # else pysequoia is not even loaded
-                and pgp_native.enabled(environ)
-                and (key := ci_key(environ)) is not None
-            ):
-                self._native = pgp_native.NativeKey.load(*key)
-        return self._native
+        Always in a child process (keys/prestart.py), never here: the library returns
+        the whole plaintext, and a hostile message may decompress to gigabytes; the
+        child's memory is bounded, ours would not be. Forked before the imports for
+        the command line's files, or now for another message.
+        """
+        from secure_up.keys import pgp_native, prestart
+        from secure_up.keys.session import key_variable_set
+
+        environ = self._context.environ
+        if not (key_variable_set(environ) and pgp_native.enabled(environ)):
+            return None
+        if self._in_memory is None:
+            self._in_memory = prestart.opened_in_memory(environ)
+        if message not in self._in_memory:
+            self._in_memory.update(prestart.open_in_child([message], environ))
+        return self._in_memory.get(message)
 
     def wrap(self, key: MasterKey, data_key: bytes) -> None:
         key.enc = self.gpg.encrypt(data_key, key.identifier)

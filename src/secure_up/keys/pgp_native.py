@@ -14,9 +14,11 @@ not for this key or with packets it refuses — it leaves to gpg, which runs as 
 always did and says why it fails in the words our errors have always used. So this
 module only ever makes a success faster; it never changes an error.
 
-The key's secret material lives in the library's memory for the process's
-lifetime: the process is not dumpable (``system/hardening.py``), as for every
-secret of ours.
+It runs only in a child process (``keys/prestart.py``): the library returns a
+message's whole plaintext, and a hostile message may decompress to gigabytes, so
+the child's memory is bounded and a failure there sends the command to gpg, whose
+output is bounded too. The key's secret material lives in that child only, which
+is not dumpable (``system/hardening.py``), as for every secret of ours.
 
 RSA: Sequoia's RSA here is the RustCrypto implementation, whose decryption is not
 constant-time (RUSTSEC-2023-0071, "Marvin"). That attack needs many decryptions of

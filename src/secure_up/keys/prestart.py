@@ -241,8 +241,7 @@ class _OpenedInMemory:
             plaintext = data[offset + 4 : offset + 4 + length]
             if len(data) < offset + 4 or len(plaintext) != length or length > _MAX_OPENED:
                 break  # the child ended early: the rest is opened the usual way
-            if plaintext:
-                opened[message] = plaintext
+            opened[message] = plaintext
             offset += 4 + length
         return opened
 
@@ -251,10 +250,11 @@ _in_memory: _OpenedInMemory | None = None
 
 
 def opened_in_memory(environ: Mapping[str, str]) -> dict[str, bytes]:
-    """The messages the CI key opened before the imports, when ``environ`` has its variables.
+    """What the CI key made of the messages it was given before the imports, by message.
 
-    The caller takes them all (it opens the rest itself); for another environment,
-    nothing (the child is stopped).
+    The plaintext, or b"" for a message it could not open. Only when ``environ`` has
+    the variables the child saw; for another environment, nothing (the child is
+    stopped). The caller takes them all.
     """
     global _in_memory
     child, _in_memory = _in_memory, None
@@ -264,6 +264,21 @@ def opened_in_memory(environ: Mapping[str, str]) -> dict[str, bytes]:
         _stop(child)
         return {}
     return child.results()
+
+
+def open_in_child(messages: list[str], environ: Mapping[str, str]) -> dict[str, bytes]:
+    """``messages`` opened with the CI key by a child forked now, as :func:`opened_in_memory`.
+
+    Nothing (the caller uses gpg) while another thread runs: a fork copies no thread,
+    and a lock one of them held would never be released in the child.
+    """
+    import sys
+
+    threading = sys.modules.get("threading")
+    if _in_memory is not None or (threading is not None and threading.active_count() > 1):
+        return {}
+    _fork_in_memory(messages, environ)
+    return opened_in_memory(environ)
 
 
 def _key_in_memory(environ: Mapping[str, str]) -> bool:
@@ -309,6 +324,7 @@ def _open_in_child(messages: list[str], environ: Mapping[str, str], fd: int) -> 
         from secure_up.system.hardening import harden_process
 
         harden_process()  # it holds the CI key: no core file, no debugger, as we
+        _bound_memory()  # a message that decompresses to gigabytes ends this child only
         from secure_up.keys.pgp_native import NativeKey
         from secure_up.keys.session import ci_key
 
@@ -323,6 +339,23 @@ def _open_in_child(messages: list[str], environ: Mapping[str, str], fd: int) -> 
                 record = record[os.write(fd, record) :]
     except BaseException:  # noqa: S110 - whatever failed, the command meets it again itself
         pass
+
+
+#: Memory the child may take beyond what it has when forked: pysequoia, the key, a few
+#: messages. A message that needs more (a compression bomb) ends it, not us.
+_CHILD_MEMORY = 512 * 1024 * 1024
+
+
+def _bound_memory() -> None:
+    import resource
+
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):  # no /proc: the child's own memory goes unbounded
+        return
+    limit = size + _CHILD_MEMORY
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _discard_in_memory() -> None:
