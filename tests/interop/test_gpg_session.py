@@ -75,18 +75,27 @@ def export_keys(keys: GpgKeys) -> ExportedKeys:
     )
 
 
-def wrap_for(keys: GpgKeys, fingerprint: str, data: bytes = DATA_KEY) -> str:
+def wrap_for(
+    keys: GpgKeys, fingerprint: str, data: bytes = DATA_KEY, compression: str = "zip"
+) -> str:
     """``data`` encrypted to ``fingerprint`` (public key only), as sops stores a data key."""
     return gpg_in(
         keys.home,
         "--trust-model",
         "always",
         "--armor",
+        "--compress-algo",
+        compression,
         "--encrypt",
         "--recipient",
         fingerprint,
         stdin=data,
     ).decode()
+
+
+def bomb_for(keys: GpgKeys, fingerprint: str) -> str:
+    """A PGP message for ``fingerprint`` of a few hundred bytes that opens to 64 MiB."""
+    return wrap_for(keys, fingerprint, bytes(64 * 1024 * 1024), compression="bzip2")
 
 
 def base_environ(user_keyring: Path, home_dir: Path) -> dict[str, str]:
@@ -498,18 +507,7 @@ def test_a_message_that_decompresses_to_megabytes_is_cut_and_refused(
     # A committer controls the file: a PGP entry may be a compression bomb (bzip2 makes
     # 64 MiB of zeros into a message of a few hundred bytes). gpg's output is read with
     # a bound, its process stopped, and the run refused: no gigabytes in our memory.
-    bomb = gpg_in(
-        gpg_keys.home,
-        "--trust-model",
-        "always",
-        "--armor",
-        "--compress-algo",
-        "bzip2",
-        "--encrypt",
-        "--recipient",
-        gpg_keys.fingerprints[0],
-        stdin=bytes(64 * 1024 * 1024),
-    ).decode()
+    bomb = bomb_for(gpg_keys, gpg_keys.fingerprints[0])
     assert len(bomb) < 4096
     with pytest.raises(PgpError):
         GnuPG(environ).decrypt(bomb)

@@ -21,8 +21,8 @@ from secure_up.keys.pgp_native import NativeKey
 from tests.conftest import GpgKeys, Sops
 from tests.interop.test_gpg_session import (
     ExportedKeys,
+    bomb_for,
     export_keys,
-    gpg_in,
     leftovers,
     wrap_for,
 )
@@ -215,18 +215,7 @@ def test_a_message_that_decompresses_to_more_than_the_childs_memory_ends_the_chi
     from secure_up.keys import prestart
 
     monkeypatch.setattr(prestart, "_CHILD_MEMORY", 32 * 1024 * 1024)
-    bomb = gpg_in(
-        gpg_keys.home,
-        "--trust-model",
-        "always",
-        "--armor",
-        "--compress-algo",
-        "bzip2",
-        "--encrypt",
-        "--recipient",
-        gpg_keys.fingerprints[0],
-        stdin=bytes(64 * 1024 * 1024),
-    ).decode()
+    bomb = bomb_for(gpg_keys, gpg_keys.fingerprints[0])
     opened = prestart.open_in_child([bomb], {"SECURE_UP_GPG_KEY": exported.plain})
     assert opened.get(bomb, b"") == b""
     assert prestart._in_memory is None  # taken and reaped
