@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -48,24 +47,15 @@ def decrypt(
     environ = os.environ if environ is None else environ
     components = parse_path(extract) if extract else None
     out_type = file_type_for(path, output_type or input_type)
-    # Parsing, decrypting and dumping allocate a few objects per value and make no
-    # cycles: the collector's passes over them (a fifth of a 10,000-key decrypt) are
-    # pure cost. One bounded command, so paused for its length, then back on.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        encrypted = EncryptedFile.read(path, input_type)
-        with keys_for(environ) as keys:
-            decrypted = encrypted.decrypt(keys, verify_mac=not ignore_mac, for_rewrite=False)
-        out_store = store_for(out_type)
-        with _dumping():
-            if components is not None:
-                output = out_store.dump_value(extract_value(decrypted.documents[0], components))
-            else:
-                output = out_store.dump_plain(decrypted.documents)
-    finally:
-        if collecting:
-            gc.enable()
+    encrypted = EncryptedFile.read(path, input_type)
+    with keys_for(environ) as keys:
+        decrypted = encrypted.decrypt(keys, verify_mac=not ignore_mac, for_rewrite=False)
+    out_store = store_for(out_type)
+    with _dumping():
+        if components is not None:
+            output = out_store.dump_value(extract_value(decrypted.documents[0], components))
+        else:
+            output = out_store.dump_plain(decrypted.documents)
     _write_stdout(output)
 
 

@@ -187,29 +187,26 @@ def decrypt_documents(
     ``unauthenticated``, for callers that must not trust them.
     """
     hasher = _MacHasher(metadata.mac_only_encrypted)
-    # Bound once, called for every value (10,000 in a large file); _aad inlined likewise.
+    # Bound once, called for every value (10,000 in a large file).
     open_value, hash_bytes = cipher.decrypt_with_bytes, hasher.add_bytes
+
+    def open_string(value: str, aad: str) -> Plaintext:
+        plain, raw = open_value(value, aad)
+        # A list element `- ENC[...,type:comment]` (how sops writes an encrypted
+        # comment inside a list) decrypts to a comment: sops leaves it out of the MAC.
+        if not isinstance(plain, Comment):
+            hash_bytes(raw)
+        return plain
 
     def visit(value: Plaintext, path: list[str], encrypted: bool) -> Plaintext:
         if encrypted and isinstance(value, str) and value.startswith(ENC_PREFIX):
-            plain, raw = open_value(value, ":".join(path) + ":")
-            # A list element `- ENC[...,type:comment]` (how sops writes an encrypted
-            # comment inside a list) decrypts to a comment: sops leaves it out of the MAC.
-            if not isinstance(plain, Comment):
-                hash_bytes(raw)
-            return plain
+            return open_string(value, _aad(path))
         if encrypted:
             if value == "" and unauthenticated is not None:
                 unauthenticated.append(path)
             value = _decrypt_leaf(cipher, value, path)
         hasher.add(value, encrypted)
         return value
-
-    def open_string(value: str, aad: str) -> Plaintext:
-        plain, raw = open_value(value, aad)
-        if not isinstance(plain, Comment):
-            hash_bytes(raw)
-        return plain
 
     def null_seen(path: list[str], encrypted: bool) -> None:
         if encrypted and unauthenticated is not None:

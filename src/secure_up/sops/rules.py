@@ -93,23 +93,18 @@ class EncryptionRule:
         changes with the comments met along the map: ask :meth:`should_encrypt`.
         """
         kind, value = self.kind, self.value
-        if kind == "unencrypted_suffix":
-            if any(key.endswith(value) for key in path):
+        if kind.endswith("comment_regex"):
+            return None
+        matches: Callable[[str], bool] = (
+            self._search if kind.endswith("regex") else (lambda key: key.endswith(value))
+        )
+        if kind.startswith("unencrypted"):
+            if any(matches(key) for key in path):
                 return _never
-            return lambda key: not key.endswith(value)
-        if kind == "encrypted_suffix":
-            if any(key.endswith(value) for key in path):
-                return _always
-            return lambda key: key.endswith(value)
-        if kind == "unencrypted_regex":
-            if any(self._search(key) for key in path):
-                return _never
-            return lambda key: not self._search(key)
-        if kind == "encrypted_regex":
-            if any(self._search(key) for key in path):
-                return _always
-            return self._search
-        return None
+            return lambda key: not matches(key)
+        if any(matches(key) for key in path):
+            return _always
+        return matches
 
     def should_encrypt(self, path: list[str], comments: CommentStack, is_comment: bool) -> bool:
         """Whether the value (or comment) at ``path`` is encrypted, as sops decides it."""
