@@ -142,6 +142,38 @@ def test_malformed_values(text: str, error: type[Exception]) -> None:
         ValueCipher(os.urandom(32)).decrypt(text, "k:")
 
 
+def test_the_opener_hands_each_values_bytes_to_the_mac_in_order_but_no_comment() -> None:
+    cipher = ValueCipher(os.urandom(32))
+    texts = [
+        cipher.encrypt("pässword", "a:"),
+        cipher.encrypt(Comment(" a comment"), "b:"),
+        cipher.encrypt(5432, "c:"),
+        cipher.encrypt(True, "d:"),
+    ]
+    hashed: list[bytes] = []
+    open_value = cipher.opener(hashed.append)
+    opened = [
+        open_value(text, aad) for text, aad in zip(texts, ["a:", "b:", "c:", "d:"], strict=True)
+    ]
+    assert opened[0] == "pässword"
+    assert opened[1] == Comment(" a comment")
+    assert opened[2:] == [5432, True]
+    assert hashed == ["pässword".encode(), b"5432", b"True"]
+
+
+@pytest.mark.parametrize(
+    ("aad", "message"),
+    [
+        ("db:password:", "the value at db:password failed authentication"),
+        ("", "the value at (top level) failed authentication"),
+    ],
+)
+def test_errors_name_where_the_value_is(aad: str, message: str) -> None:
+    text = ValueCipher(os.urandom(32)).encrypt("x", aad)
+    with pytest.raises(IntegrityError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ValueCipher(os.urandom(32)).decrypt(text, aad)
+
+
 def test_encrypted_regex_leaves_the_rest_clear() -> None:
     key = os.urandom(32)
     metadata = _metadata(EncryptionRule("encrypted_regex", "^pass"))

@@ -120,7 +120,7 @@ class ValueCipher:
     diffs of a rewritten file show only what changed.
     """
 
-    __slots__ = ("_aead", "_ivs")
+    __slots__ = ("_aead", "_ivs", "decrypt")
 
     def __init__(self, data_key: bytes, *, remember_ivs: bool = True) -> None:
         if len(data_key) != DATA_KEY_SIZE:
@@ -132,65 +132,62 @@ class ValueCipher:
         # Only a file that will be written again needs the IVs (and keeps no
         # plaintext copies otherwise).
         self._ivs: dict[tuple[str, str, bytes], bytes] | None = {} if remember_ivs else None
+        #: ``decrypt(text, aad)``: the plaintext of an ``ENC[...]`` value stored at path ``aad``.
+        self.decrypt: Callable[[str, str], Plaintext] = self.opener(_ignore)
 
     def __repr__(self) -> str:
         return "ValueCipher(<data key hidden>)"
 
-    def decrypt(self, text: str, aad: str) -> Plaintext:
-        """The plaintext of an ``ENC[...]`` value stored at path ``aad``."""
-        return self.decrypt_with_bytes(text, aad)[0]
+    def opener(self, hashed: Callable[[bytes], object]) -> Callable[[str, str], Plaintext]:
+        """``open(text, aad)``: the plaintext of an ``ENC[...]`` value stored at path ``aad``.
 
-    def decrypt_with_bytes(self, text: str, aad: str) -> tuple[Plaintext, bytes]:
-        """The plaintext value and its raw bytes (what the MAC hashes)."""
-        # Runs once per value of a file (10,000 in a large one): kept to one regex
-        # match, C calls and the checks that guard them.
-        fields = _ENC_FIELDS.fullmatch(text)
-        if fields is None:
-            raise FormatError(
-                f"the value at {_where(aad)} is not a valid ENC[AES256_GCM,...] value",
-                "the file is damaged or was edited by hand; restore it from version control",
-            )
-        data_b64, iv_b64, tag_b64, type_name = fields.groups()
-        try:
-            data = a2b_base64(data_b64, strict_mode=True) if data_b64 else b""
-            iv = a2b_base64(iv_b64, strict_mode=True)
-            tag = a2b_base64(tag_b64, strict_mode=True)
-        except (binascii.Error, ValueError):
-            raise FormatError(
-                f"the value at {_where(aad)} has invalid base64 in its ENC[...] fields",
-                "the file is damaged or was edited by hand; restore it from version control",
-            ) from None
-        decoder = _DECODERS.get(type_name)
-        if decoder is None:
-            raise FormatError(
-                f"the value at {_where(aad)} has the unknown type {type_name!r}",
-                "the file may come from a newer sops; upgrade secure-up",
-            )
-        if len(tag) != TAG_SIZE or not 8 <= len(iv) <= 128:
-            raise IntegrityError(
-                f"the value at {_where(aad)} has a truncated IV or tag",
-                "the file was altered; restore it from version control",
-            )
-        try:
-            plain = self._aead.decrypt(iv, data + tag, aad.encode())
-        except InvalidTag:
-            raise IntegrityError(
-                f"the value at {_where(aad)} failed authentication: it was altered, moved to "
-                "another key, or encrypted with another data key",
-                "restore the file from version control; never edit ENC[...] values by hand",
-            ) from None
-        try:
-            value = (
-                plain.decode("utf-8", "surrogateescape") if type_name == "str" else decoder(plain)
-            )
-        except (ValueError, UnicodeDecodeError):
-            raise FormatError(
-                f"the value at {_where(aad)} does not hold a valid {type_name}",
-                "the file was written by a broken tool; re-encrypt it from its plaintext",
-            ) from None
-        if self._ivs is not None:
-            self._ivs[(aad, type_name, plain)] = iv
-        return value, plain
+        ``hashed`` receives the raw plaintext bytes of every value that is not a
+        comment (what sops' MAC hashes), in the order the values are opened.
+
+        Runs once per value of a file (10,000 in a large one), so it is one Python
+        frame: one regex match, C calls, and the checks that guard them, with every
+        name it needs bound here.
+        """
+        fields, decoders, decrypt = _ENC_FIELDS.fullmatch, _DECODERS, self._aead.decrypt
+        ivs, tag_size = self._ivs, TAG_SIZE
+
+        def open_value(text: str, aad: str) -> Plaintext:
+            match = fields(text)
+            if match is None:
+                raise _not_a_value(aad)
+            data_b64, iv_b64, tag_b64, type_name = match.groups()
+            try:
+                data = a2b_base64(data_b64, strict_mode=True) if data_b64 else b""
+                iv = a2b_base64(iv_b64, strict_mode=True)
+                tag = a2b_base64(tag_b64, strict_mode=True)
+            except (binascii.Error, ValueError):
+                raise _bad_base64(aad) from None
+            decoder = decoders.get(type_name)
+            if decoder is None:
+                raise _unknown_type(aad, type_name)
+            if len(tag) != tag_size or not 8 <= len(iv) <= 128:
+                raise _truncated(aad)
+            try:
+                plain = decrypt(iv, data + tag, aad.encode())
+            except InvalidTag:
+                raise _not_authentic(aad) from None
+            try:
+                value = (
+                    plain.decode("utf-8", "surrogateescape")
+                    if type_name == "str"
+                    else decoder(plain)
+                )
+            except (ValueError, UnicodeDecodeError):
+                raise _not_of_type(aad, type_name) from None
+            if ivs is not None:
+                ivs[(aad, type_name, plain)] = iv
+            # A list element `- ENC[...,type:comment]` (how sops writes an encrypted
+            # comment inside a list) decrypts to a comment: sops leaves it out of the MAC.
+            if type_name != "comment":
+                hashed(plain)
+            return value
+
+        return open_value
 
     def encrypt(self, value: Plaintext, aad: str) -> str:
         """The ``ENC[...]`` text of ``value`` stored at path ``aad``."""
@@ -203,6 +200,54 @@ class ValueCipher:
 
 def _where(aad: str) -> str:
     return aad.rstrip(":") or "(top level)"
+
+
+def _ignore(_raw: bytes) -> None:
+    """The hash sink of :meth:`ValueCipher.decrypt`: nothing to hash."""
+
+
+_FIX_RESTORE: Final = "the file is damaged or was edited by hand; restore it from version control"
+
+
+def _not_a_value(aad: str) -> FormatError:
+    return FormatError(
+        f"the value at {_where(aad)} is not a valid ENC[AES256_GCM,...] value", _FIX_RESTORE
+    )
+
+
+def _bad_base64(aad: str) -> FormatError:
+    return FormatError(
+        f"the value at {_where(aad)} has invalid base64 in its ENC[...] fields", _FIX_RESTORE
+    )
+
+
+def _unknown_type(aad: str, type_name: str) -> FormatError:
+    return FormatError(
+        f"the value at {_where(aad)} has the unknown type {type_name!r}",
+        "the file may come from a newer sops; upgrade secure-up",
+    )
+
+
+def _truncated(aad: str) -> IntegrityError:
+    return IntegrityError(
+        f"the value at {_where(aad)} has a truncated IV or tag",
+        "the file was altered; restore it from version control",
+    )
+
+
+def _not_authentic(aad: str) -> IntegrityError:
+    return IntegrityError(
+        f"the value at {_where(aad)} failed authentication: it was altered, moved to "
+        "another key, or encrypted with another data key",
+        "restore the file from version control; never edit ENC[...] values by hand",
+    )
+
+
+def _not_of_type(aad: str, type_name: str) -> FormatError:
+    return FormatError(
+        f"the value at {_where(aad)} does not hold a valid {type_name}",
+        "the file was written by a broken tool; re-encrypt it from its plaintext",
+    )
 
 
 def _b64(data: bytes) -> str:

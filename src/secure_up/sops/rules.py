@@ -101,6 +101,8 @@ class EncryptionRule:
         if kind.startswith("unencrypted"):
             if any(matches(key) for key in path):
                 return _never
+            if kind == "unencrypted_suffix":  # sops' default rule: one call per key, not two
+                return lambda key: not key.endswith(value)
             return lambda key: not matches(key)
         if any(matches(key) for key in path):
             return _always

@@ -156,15 +156,14 @@ class DecryptedFile:
 
 
 #: Values that hold keys of their own.
-_NESTED = (Branch, TreeSequence)
+_NESTED: Final = frozenset((Branch, TreeSequence))
 
 
 def _refuse_duplicate_keys(branch: Branch, path: list[str]) -> None:
     """A key twice is tampering the MAC cannot see (``DBPASS=`` appended after the real one)."""
     items = [entry for entry in branch if type(entry) is tuple]  # not comments
-    if len({key for key, _ in items}) == len(items) and not any(
-        type(value) in _NESTED for _, value in items
-    ):
+    mapping = dict(items)  # C-level: a key twice is one entry
+    if len(mapping) == len(items) and _NESTED.isdisjoint(map(type, mapping.values())):
         return  # the common case, a flat file: no Python step per key beyond these
     seen: set[str] = set()
     for key, value in items:

@@ -12,7 +12,7 @@ milliseconds), so it works on one decoded string with plain string methods.
 
 from __future__ import annotations
 
-from typing import Final, cast
+from typing import Final
 
 from secure_up.errors import FormatError, NotEncryptedError, UsageError
 from secure_up.sops.stores import RawMetadata
@@ -34,32 +34,11 @@ class DotenvStore:
     """The :class:`~secure_up.sops.stores.Store` for dotenv files."""
 
     def load_plain(self, data: bytes) -> Documents:
-        branch = Branch()
-        for number, line in enumerate(from_bytes(data).split("\n"), start=1):
-            if not line:
-                continue
-            if line[0] == "#":
-                branch.append(Comment(line[1:]))
-                continue
-            key, separator, value = line.partition("=")
-            if not separator:
-                raise FormatError(
-                    f"line {number} of the dotenv file is neither KEY=value nor a # comment",
-                    "write each variable as KEY=value on one line",
-                )
-            branch.append((key, value.replace(_ESCAPED_NEWLINE, _NEWLINE)))
-        return [branch]
+        return [self._load(data, None)]
 
     def load_encrypted(self, data: bytes) -> tuple[Documents, RawMetadata]:
-        (branch,) = self.load_plain(data)
-        content = Branch()
         flat_metadata: list[tuple[str, str]] = []
-        for entry in branch:
-            if isinstance(entry, tuple) and entry[0].startswith(METADATA_PREFIX):
-                key, value = entry
-                flat_metadata.append((key[len(METADATA_PREFIX) :], cast(str, value)))
-            else:
-                content.append(entry)
+        content = self._load(data, flat_metadata)
         if not flat_metadata:
             raise NotEncryptedError(
                 "the dotenv file has no sops metadata (no sops_... lines): it is not encrypted",
@@ -68,7 +47,15 @@ class DotenvStore:
         return [content], unflatten_metadata(flat_metadata)
 
     def dump_plain(self, documents: Documents) -> bytes:
-        lines = [_line(entry) for entry in _single_document(documents)]
+        # A string value, the common case, is written here: a call of _line per
+        # key is a third of the dump of a 10,000-key file.
+        newline, escaped = _NEWLINE, _ESCAPED_NEWLINE
+        lines = [
+            f"{entry[0]}={entry[1].replace(newline, escaped)}"
+            if type(entry) is tuple and type(entry[1]) is str
+            else _line(entry)
+            for entry in _single_document(documents)
+        ]
         lines.append("")
         return encode_text("\n".join(lines))
 
@@ -89,6 +76,34 @@ class DotenvStore:
             "extract a string value, or choose another output type",
         )
         return dump_extracted(self.dump_plain, value, refusal)
+
+    @staticmethod
+    def _load(data: bytes, metadata: list[tuple[str, str]] | None) -> Branch:
+        """The lines of ``data``; ``sops_`` lines go to ``metadata`` unless it is None.
+
+        One pass, one Python step per line (a 10,000-key file): metadata is
+        sorted out in the same loop, not in a second one over the entries.
+        """
+        branch = Branch()
+        append = branch.append
+        for number, line in enumerate(from_bytes(data).split("\n"), start=1):
+            if not line:
+                continue
+            if line[0] == "#":
+                append(Comment(line[1:]))
+                continue
+            key, separator, value = line.partition("=")
+            if not separator:
+                raise FormatError(
+                    f"line {number} of the dotenv file is neither KEY=value nor a # comment",
+                    "write each variable as KEY=value on one line",
+                )
+            value = value.replace(_ESCAPED_NEWLINE, _NEWLINE)
+            if metadata is not None and key.startswith(METADATA_PREFIX):
+                metadata.append((key[len(METADATA_PREFIX) :], value))
+            else:
+                append((key, value))
+        return branch
 
 
 def _single_document(documents: Documents) -> Branch:
