@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import pairwise
 from urllib.parse import quote, quote_plus
 
@@ -13,9 +13,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from secure_up.launch import masking
 from secure_up.launch.masking import Masker
 
 STARS = b"*****"
+
+
+@pytest.fixture(scope="module", params=["native", "python"], autouse=True)
+def implementation(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test twice: the native routine, and the pure-Python path it must equal."""
+    if request.param == "native":
+        pytest.importorskip("secure_up.launch._masknative", reason="the extension is not built")
+    masking.NATIVE = request.param == "native"
+    yield request.param
+    masking.NATIVE = True
 
 
 def masked_in_chunks(masker: Masker, chunks: Iterable[bytes]) -> bytes:
@@ -357,3 +368,76 @@ def test_past_the_prefilter_switch_any_split_still_matches_the_obvious_definitio
     assert masker.feed(_PAST_THE_SWITCH) == _PAST_THE_SWITCH
     masked = masked_in_chunks(masker, split(data, cuts))
     assert masked == reference(data, [value.encode() for value in values])
+
+
+# -- The native routine (_masknative.c) against the pure-Python path ---------------------
+
+
+def test_the_native_routine_is_built() -> None:
+    # Optional where it cannot be compiled (setup.py); on this project's machines it is
+    # built by the install, and a silent fallback would hide a slower masker.
+    from secure_up.launch import _masknative
+
+    assert _masknative.Automaton([b"abcd"], [False]).scan(b"xabcdx")[2] == 0
+
+
+def _both_ways(values: list[str], chunks: list[bytes]) -> tuple[bytes, bytes]:
+    outputs = []
+    for native in (True, False):
+        masking.NATIVE = native
+        try:
+            masker = Masker(values)
+            outputs.append(masked_in_chunks(masker, chunks))
+        finally:
+            masking.NATIVE = True
+    return outputs[0], outputs[1]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_long_buffers_come_out_of_the_native_routine_as_out_of_the_python_path(seed: int) -> None:
+    # Buffers of 16 KiB and more are scanned as two halves at once: occurrences across
+    # the middle, long forms, values cut short and whole, any split.
+    pytest.importorskip("secure_up.launch._masknative")
+    rng = __import__("random").Random(seed)
+    alphabet = rng.choice(["ab", "abc", "ab\n"])
+    values = [
+        "".join(rng.choice(alphabet) for _ in range(rng.choice([4, 5, 8, 20, 64, 65, 100, 200])))
+        for _ in range(rng.randint(1, 4))
+    ]
+    parts: list[str] = []
+    while sum(map(len, parts)) < rng.randint(1 << 14, 80_000):
+        if rng.random() < 0.3:
+            value = rng.choice(values)
+            parts.append(value[: rng.randint(1, len(value))] if rng.random() < 0.3 else value)
+        else:
+            parts.append("".join(rng.choice(alphabet + "xyz") for _ in range(rng.randint(1, 50))))
+    data = "".join(parts).encode()
+    chunks = split(data, [rng.randint(0, len(data)) for _ in range(rng.randint(0, 4))])
+    native, python = _both_ways(values, chunks)
+    assert native == python
+
+
+def test_the_native_automaton_refuses_what_is_no_key_set() -> None:
+    native = pytest.importorskip("secure_up.launch._masknative")
+    with pytest.raises(ValueError, match="non-empty bytes"):
+        native.Automaton([b""], [False])
+    with pytest.raises(ValueError, match="differ in length"):
+        native.Automaton([b"abcd"], [])
+    with pytest.raises(RuntimeError, match="not built"):
+        native.Automaton.__new__(native.Automaton).scan(b"abcd")
+    with pytest.raises(ValueError, match="bad arguments"):
+        native.render(b"abcd", b"", [], 5, 0, STARS)  # decided past the buffer
+
+
+def test_keys_too_many_for_the_native_table_take_the_python_path() -> None:
+    pytest.importorskip("secure_up.launch._masknative")
+    # 256 pieces of 64 bytes for each of a value's forms, of more than 128 distinct
+    # bytes: past the native table's 64 MiB.
+    rng = __import__("random").Random(7)
+    value = "".join(
+        rng.choice([chr(c) for c in range(32, 127)] + list("éüßøåçñ")) for _ in range(200_000)
+    )
+    masker = Masker([value])
+    data = b"x " + value.encode() + b" y"
+    assert masker.feed(data) + masker.flush() == b"x " + STARS + b" y"
+    assert masker._native is None

@@ -45,20 +45,30 @@ Streaming
     ``flush()`` at the end of the stream.
 
 Speed
-    One Aho-Corasick automaton of all pieces (``ahocorasick-rs``, a DFA in Rust)
-    finds every occurrence in one pass over a buffer, in time linear in its
-    length plus the occurrences; building it is linear in the pieces' total
-    length, and happens on the first output (a silent child costs nothing).
-    ``bench/bench_masking.py`` measures it. Output where every byte starts an
-    occurrence is the slow case (about 1 MB/s): each occurrence the library
-    reports costs Python work.
+    A native routine (``_masknative.c``, built by the install) runs one DFA of all
+    keys (whole forms and pieces) over a buffer and writes the masked output itself:
+    no Python step per occurrence or per replacement, so output dense with values
+    costs about what any output costs (hundreds of MB/s; ``bench/bench_masking.py``).
+    Once a stream has passed 1 MiB, hyperscan (SIMD, GB/s) first tells whether a
+    buffer holds any key at all; most output holds none. Long forms are grown from
+    their pieces in Python (:meth:`Masker._extended`), once per piece found: output
+    dense with the pieces of a long value (a value of one letter, repeated) is the
+    slow case left.
+    Where the routine is not built, or for keys too many for its table (values of
+    many kilobytes), the pure-Python path does the same work with an Aho-Corasick
+    automaton (``ahocorasick-rs``) that reports each occurrence to Python: the same
+    output, the tests compare the two, but about 1 MB/s on output where every byte
+    starts an occurrence.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from secure_up.launch._masknative import Automaton
 from urllib.parse import quote, quote_plus
 
 #: Shorter values (and lines, and encoded forms) are not masked: too short to
@@ -90,7 +100,9 @@ class Masker:
         "_extending",
         "_extensions",
         "_first_bytes",
+        "_loaded",
         "_max_len",
+        "_native",
         "_open_until",
         "_pending",
         "_position",
@@ -107,7 +119,7 @@ class Masker:
     ) -> None:
         self._source = _Source(values, min_length)
         self._replacement = replacement
-        self._automaton: Any = None  # built with the rest on the first output (_load)
+        self._loaded = False  # the automaton is built on the first output (_load)
         self._start_stream()
 
     def _load(self) -> None:
@@ -118,6 +130,8 @@ class Masker:
         does, the build overlaps the child's own start.
         """
         compiled = self._source.compiled()
+        self._loaded = True
+        self._native: Automaton | None = compiled.native
         self._automaton = compiled.automaton
         self._extensions = compiled.extensions
         self._max_len = compiled.max_len
@@ -143,7 +157,7 @@ class Masker:
         twin = Masker.__new__(Masker)
         twin._source = self._source
         twin._replacement = self._replacement
-        twin._automaton = None
+        twin._loaded = False
         twin._start_stream()
         return twin
 
@@ -165,7 +179,7 @@ class Masker:
         """Masked output for ``chunk``, less a tail that may be the start of a form."""
         if not self.active:
             return chunk
-        if self._automaton is None:
+        if not self._loaded:
             self._load()
         self._pending += chunk
         self._seen += len(chunk)
@@ -188,6 +202,8 @@ class Masker:
         return out
 
     def _advance(self, *, final: bool) -> bytes:
+        if self._native is not None:
+            return self._advance_natively(self._native, final=final)
         buffer = self._pending
         base = self._position
         spans, extending = self._spans(buffer, base)
@@ -208,11 +224,59 @@ class Masker:
         self._extending = [item for item in extending if item[1] < base + decided]
         return b"".join(out)
 
+    def _advance_natively(self, native: Automaton, *, final: bool) -> bytes:
+        """:meth:`_advance` by the native routine: the same output, whatever the density."""
+        from secure_up.launch._masknative import render
+
+        buffer = self._pending
+        base = self._position
+        if self._seen > _PREFILTER_AFTER and self._scratch is None:
+            self._scratch = self._prefilter.scratch()
+        if (
+            self._scratch is not None
+            and self._scratch is not False
+            and not self._prefilter.found(buffer, self._scratch)
+        ):
+            # Nothing of any key in the buffer (hyperscan, at GB/s): only the tail's
+            # state is needed, and it is decided by the last bytes alone.
+            components, hits = b"", list[tuple[int, int, int]]()
+            tail = native.scan(buffer[-self._max_len + 1 :] if self._max_len > 1 else b"")[2]
+        else:
+            components, hits, tail = native.scan(buffer)
+        extra, extending = self._extended(buffer, base, hits)
+        decided = len(buffer) if final else len(buffer) - tail
+        out, span_end = render(
+            buffer, components, sorted(extra), decided, self._open_until, self._replacement
+        )
+        self._pending = buffer[decided:]
+        self._position = base + decided
+        self._open_until = max(0, span_end - decided)
+        self._extending = [item for item in extending if item[1] < base + decided]
+        return out
+
     def _spans(
         self, buffer: bytes, base: int
     ) -> tuple[list[tuple[int, int]], list[tuple[bytes, int, int]]]:
         """(start, end) in ``buffer`` of every occurrence, and the long forms still open."""
         assert self._automaton is not None  # noqa: S101 -- only called when active
+        if self._seen > _PREFILTER_AFTER and self._scratch is None:
+            self._scratch = self._prefilter.scratch()
+        if self._scratch is not None and self._scratch is not False:
+            matches = self._prefilter.matches(buffer, self._scratch)  # SIMD: the long-stream case
+        else:
+            matches = self._automaton.find_matches_as_indexes(buffer, overlapping=True)
+        spans, extending = self._extended(buffer, base, matches)
+        spans.extend((start, end) for _, start, end in matches)
+        return spans, extending
+
+    def _extended(
+        self, buffer: bytes, base: int, matches: Iterable[tuple[int, int, int]]
+    ) -> tuple[list[tuple[int, int]], list[tuple[bytes, int, int]]]:
+        """Long forms: spans grown from the pieces in ``matches``, and those still open.
+
+        ``matches`` are (key index, start, end); keys that are no piece of a long
+        form grow nothing. Long forms open at the end of the last buffer go on first.
+        """
         spans: list[tuple[int, int]] = []
         extending: list[tuple[bytes, int, int]] = []
         seen: set[tuple[bytes, int]] = set()
@@ -224,14 +288,7 @@ class Masker:
             spans.append((0, end))
             if end == size and end + base - form_start < len(form):
                 extending.append((form, form_start, end + base))
-        if self._seen > _PREFILTER_AFTER and self._scratch is None:
-            self._scratch = self._prefilter.scratch()
-        if self._scratch is not None and self._scratch is not False:
-            matches = self._prefilter.matches(buffer, self._scratch)  # SIMD: the long-stream case
-        else:
-            matches = self._automaton.find_matches_as_indexes(buffer, overlapping=True)
         for index, start, end in matches:
-            spans.append((start, end))
             for form, offset in self._extensions[index]:
                 form_start = base + start - offset
                 if (form, form_start) in seen:
@@ -269,11 +326,17 @@ class Masker:
 class _Compiled:
     """The automaton of every form's pieces, and what the streams need around it."""
 
-    __slots__ = ("automaton", "extensions", "first_bytes", "max_len", "prefilter", "prefixes")
+    __slots__ = (
+        "automaton",
+        "extensions",
+        "first_bytes",
+        "max_len",
+        "native",
+        "prefilter",
+        "prefixes",
+    )
 
     def __init__(self, values: Iterable[str], min_length: int) -> None:
-        from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
-
         pieces: dict[bytes, list[_Extension]] = {}
         for form in _patterns(values, min_length):
             if len(form) <= _PIECE:
@@ -284,6 +347,15 @@ class _Compiled:
         keys = list(pieces)
         self.extensions = [tuple(pieces[key]) for key in keys]
         self.max_len = max(map(len, keys), default=0)
+        self.native: Automaton | None = _native_automaton(keys, [bool(pieces[key]) for key in keys])
+        self.automaton: Any = None
+        self.prefilter = _Prefilter(keys)
+        self.prefixes: frozenset[bytes] = frozenset()
+        self.first_bytes: frozenset[int] = frozenset()
+        if self.native is not None:
+            return  # the native routine does all of what follows
+        from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
+
         # A tail of the output that is one of these may still grow into a piece.
         self.prefixes = frozenset(key[:n] for key in keys for n in range(1, len(key)))
         self.first_bytes = frozenset(key[0] for key in keys)
@@ -293,7 +365,6 @@ class _Compiled:
             matchkind=MatchKind.Standard,
             implementation=Implementation.DFA if total <= _DFA_LIMIT else None,
         )
-        self.prefilter = _Prefilter(keys)
 
 
 class _Source:
@@ -357,6 +428,19 @@ class _Prefilter:
 
         return hyperscan.Scratch(self._database)
 
+    def found(self, buffer: bytes, scratch: Any) -> bool:
+        """Whether any piece occurs in ``buffer`` (the scan stops at the first)."""
+        import hyperscan
+
+        def stop(_index: int, _start: int, _end: int, _flags: int, _context: object) -> bool:
+            return True
+
+        try:
+            self._database.scan(buffer, match_event_handler=stop, scratch=scratch)
+        except hyperscan.ScanTerminated:
+            return True
+        return False
+
     def matches(self, buffer: bytes, scratch: Any) -> list[tuple[int, int, int]]:
         """(piece index, start, end) of every occurrence, overlapping ones included."""
         found: list[tuple[int, int, int]] = []
@@ -367,6 +451,28 @@ class _Prefilter:
 
         self._database.scan(buffer, match_event_handler=take, scratch=scratch)
         return found
+
+
+#: Set to False to mask with the pure-Python path (the tests compare the two).
+NATIVE = True
+
+
+def _native_automaton(keys: list[bytes], extended: list[bool]) -> Automaton | None:
+    """The native routine's automaton over ``keys``, or None (then the Python path runs).
+
+    None where the extension was not built (it is optional, see setup.py) and for
+    key sets too large for its table (64 MiB; values of many kilobytes).
+    """
+    if not NATIVE:
+        return None
+    try:
+        from secure_up.launch._masknative import Automaton
+    except ImportError:
+        return None
+    try:
+        return Automaton(keys, extended)
+    except OverflowError:
+        return None
 
 
 def _compile_hyperscan(keys: list[bytes]) -> Any:
