@@ -856,3 +856,11 @@ def test_any_text_loads_or_fails_with_our_error_without_its_values(text: str) ->
 @given(st.binary(max_size=200))
 def test_any_bytes_load_or_fail_with_our_error(data: bytes) -> None:
     _loads_or_fails_cleanly(data)
+
+
+@pytest.mark.parametrize("value", ["\t\n", "\t\tz\n", "\tx\ny"])
+def test_a_multiline_value_starting_with_a_tab_is_double_quoted_and_reads_back(value: str) -> None:
+    # go-yaml's literal block for it does not read back; sops then writes "null".
+    written = STORE.dump_plain([Branch([("a", value)])])
+    assert written.startswith(b'a: "\\t')
+    assert STORE.load_plain(written) == [Branch([("a", value)])]

@@ -109,6 +109,12 @@ def marshal_scalar(value: Node) -> tuple[str, int, str]:
         style = DOUBLE_QUOTED
     if style == LITERAL and not analysis.block_allowed:
         style = DOUBLE_QUOTED
+    if style == LITERAL and text.startswith("\t"):
+        # Where we differ from go-yaml on purpose: its literal block for a value whose
+        # first line starts with a tab does not read back (its scanner wants the
+        # indentation there: "found a tab character where an indentation space is
+        # expected"), and sops then writes null, losing the value. Double quotes keep it.
+        style = DOUBLE_QUOTED
     return text, style, tag
 
 
