@@ -378,7 +378,7 @@ def test_the_native_routine_is_built() -> None:
     # built by the install, and a silent fallback would hide a slower masker.
     from secure_up.launch import _masknative
 
-    assert _masknative.Automaton([b"abcd"], [False]).scan(b"xabcdx")[2] == 0
+    assert _masknative.Automaton([b"abcd"], (), [[]]).scan(b"xabcdx", [])[2] == 0
 
 
 def _both_ways(values: list[str], chunks: list[bytes]) -> tuple[bytes, bytes]:
@@ -420,11 +420,17 @@ def test_long_buffers_come_out_of_the_native_routine_as_out_of_the_python_path(s
 def test_the_native_automaton_refuses_what_is_no_key_set() -> None:
     native = pytest.importorskip("secure_up.launch._masknative")
     with pytest.raises(ValueError, match="non-empty bytes"):
-        native.Automaton([b""], [False])
+        native.Automaton([b""], (), [[]])
     with pytest.raises(ValueError, match="differ in length"):
-        native.Automaton([b"abcd"], [])
+        native.Automaton([b"abcd"], (), [])
+    with pytest.raises(ValueError, match=r"\(form, offset\) in the forms"):
+        native.Automaton([b"abcd"], (b"xxabcd",), [[(1, 2)]])  # no form 1
+    with pytest.raises(ValueError, match=r"\(form, offset\) in the forms"):
+        native.Automaton([b"abcd"], (b"xxabcd",), [[(0, 3)]])  # the piece past the form's end
     with pytest.raises(RuntimeError, match="not built"):
-        native.Automaton.__new__(native.Automaton).scan(b"abcd")
+        native.Automaton.__new__(native.Automaton).scan(b"abcd", [])
+    with pytest.raises(ValueError, match="no such form"):
+        native.Automaton([b"abcd"], (b"xxabcd",), [[(0, 2)]]).scan(b"abcd", [(3, 0, 1)])
     with pytest.raises(ValueError, match="bad arguments"):
         native.render(b"abcd", b"", [], 5, 0, STARS)  # decided past the buffer
 
@@ -441,3 +447,13 @@ def test_keys_too_many_for_the_native_table_take_the_python_path() -> None:
     data = b"x " + value.encode() + b" y"
     assert masker.feed(data) + masker.flush() == b"x " + STARS + b" y"
     assert masker._native is None
+
+
+def test_two_stretches_of_one_long_value_at_one_alignment_are_both_masked() -> None:
+    # One byte of a long value altered in the output: the stretches before and after it
+    # line up with the value at the same place, and each is masked as far as it goes
+    # (the second one is not skipped as "that alignment was seen already").
+    value = "".join(__import__("random").Random(3).choices("abcdefghij", k=200))
+    output = f"<{value[:100]}#{value[101:]}>".encode()
+    masked = masked_in_chunks(Masker([value]), [output])
+    assert masked == b"<" + STARS + b"#" + STARS + b">"

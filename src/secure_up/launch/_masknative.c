@@ -11,27 +11,31 @@
  * also keeps the pure-Python path as the reference the tests compare this with.
  *
  * What it computes (launch/masking.py documents the rules):
- *   - Automaton(keys, extended): a DFA over the keys (whole forms and 64-byte pieces
- *     of long forms), with, per state, the length of the longest key that ends there,
- *     the index of the one extended key (a piece of a long form; all are 64 bytes,
- *     so at most one ends at any byte) that ends there, and the length of the
- *     longest suffix that is a proper prefix of a key (the tail the masker holds back).
- *   - scan(buffer) -> (components, hits, tail): the union of all key occurrences as
- *     sorted, disjoint (start, end) pairs, packed as native 64-bit integers
- *     (overlapping occurrences are one component, touching ones stay two); the
- *     occurrences of extended keys as (index, start, end) for the long-form logic in
- *     Python; the held-back tail's length.
+ *   - Automaton(keys, forms, entries): a DFA over the keys (whole forms and 64-byte
+ *     pieces of long forms), with, per state, the length of the longest key that ends
+ *     there, the piece (all are 64 bytes, so at most one ends at any byte) that ends
+ *     there, and the length of the longest suffix that is a proper prefix of a key
+ *     (the tail the masker holds back). entries[k] lists where key k lies in the long
+ *     forms, as (form index, offset).
+ *   - scan(buffer, carried) -> (components, extending, tail): the union of all key
+ *     occurrences and of the long forms grown from their pieces (Masker._extended),
+ *     as sorted, disjoint (start, end) pairs packed as native 64-bit integers
+ *     (overlapping occurrences are one component, touching ones stay two); the long
+ *     forms still open at the buffer's end, as (form, start, end); the held-back
+ *     tail's length. carried: the long forms open at the end of the last buffer.
  *   - render(buffer, components, extra, decided, open_until, replacement) ->
  *     (output, span_end): launch/masking.py's Masker._advance over the components
  *     merged with the extra spans (a sorted list of (start, end)).
  *
  * Bounds: the DFA has at most MAX_TABLE transitions (the caller falls back to the
- * Python path beyond, see launch/masking.py); scan and render are linear in the
- * buffer plus what they return; every index is checked against the buffer's length.
+ * Python path beyond, see launch/masking.py); scan and render take time linear in the
+ * buffer plus the growth of long forms near the edges of what is masked, and memory
+ * linear in the buffer; every index is checked against the buffer's length.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The most DFA transitions an automaton may hold (4 bytes each: 64 MiB). */
@@ -51,6 +55,13 @@ typedef struct {
     int32_t *tail;         /* per state: longest suffix that is a proper prefix of a key */
     int32_t *key_length;   /* per key */
     int32_t max_length;    /* the longest key */
+    /* Long forms, and where each piece lies in them: key k's entries are
+       [entry_begin[k], entry_begin[k + 1]) of entry_form and entry_offset. */
+    PyObject *forms;       /* a tuple of bytes */
+    int32_t *entry_begin, *entry_form, *entry_offset;
+    int32_t *reach_before, *reach_after;  /* per key: how far its forms go around it */
+    int32_t max_reach_before, max_reach_after;  /* over all keys */
+    uint64_t *key_bytes;   /* per key: 256 bits, the bytes its forms hold */
 } Automaton;
 
 /* Trie under construction: children as sibling lists (built once, then a DFA). */
@@ -107,7 +118,17 @@ static void automaton_clear(Automaton *self) {
     PyMem_Free(self->extended);
     PyMem_Free(self->tail);
     PyMem_Free(self->key_length);
+    PyMem_Free(self->entry_begin);
+    PyMem_Free(self->entry_form);
+    PyMem_Free(self->entry_offset);
+    PyMem_Free(self->reach_before);
+    PyMem_Free(self->reach_after);
+    PyMem_Free(self->key_bytes);
+    self->key_bytes = NULL;
+    Py_CLEAR(self->forms);
     self->next = self->longest = self->extended = self->tail = self->key_length = NULL;
+    self->entry_begin = self->entry_form = self->entry_offset = NULL;
+    self->reach_before = self->reach_after = NULL;
 }
 
 static void Automaton_dealloc(Automaton *self) {
@@ -115,19 +136,94 @@ static void Automaton_dealloc(Automaton *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Automaton(keys: list[bytes], extended: list[bool]) */
-static int Automaton_init(Automaton *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"keys", "extended", NULL};
-    PyObject *keys, *extended;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!", kwlist, &PyList_Type, &keys,
-                                     &PyList_Type, &extended))
-        return -1;
-    Py_ssize_t nkeys = PyList_GET_SIZE(keys);
-    if (PyList_GET_SIZE(extended) != nkeys || nkeys > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "keys and extended differ in length");
+/* Key k's entries from a list of (form index, offset) pairs; -1 on bad input. */
+static int take_entries(Automaton *self, PyObject *entries, Py_ssize_t nkeys) {
+    Py_ssize_t nforms = PyTuple_GET_SIZE(self->forms), total = 0;
+    for (Py_ssize_t k = 0; k < nkeys; k++) {
+        PyObject *list = PyList_GET_ITEM(entries, k);
+        if (!PyList_Check(list)) goto bad;
+        total += PyList_GET_SIZE(list);
+    }
+    if (total > INT32_MAX / 2) goto bad;
+    self->entry_begin = PyMem_Malloc((size_t)(nkeys + 1) * sizeof(int32_t));
+    self->entry_form = PyMem_Malloc((size_t)(total ? total : 1) * sizeof(int32_t));
+    self->entry_offset = PyMem_Malloc((size_t)(total ? total : 1) * sizeof(int32_t));
+    self->reach_before = PyMem_Malloc((size_t)(nkeys ? nkeys : 1) * sizeof(int32_t));
+    self->reach_after = PyMem_Malloc((size_t)(nkeys ? nkeys : 1) * sizeof(int32_t));
+    if (!self->entry_begin || !self->entry_form || !self->entry_offset || !self->reach_before ||
+        !self->reach_after) {
+        PyErr_NoMemory();
         return -1;
     }
+    int32_t n = 0;
+    for (Py_ssize_t k = 0; k < nkeys; k++) {
+        PyObject *list = PyList_GET_ITEM(entries, k);
+        self->entry_begin[k] = n;
+        self->reach_before[k] = self->reach_after[k] = 0;
+        for (Py_ssize_t e = 0; e < PyList_GET_SIZE(list); e++) {
+            Py_ssize_t form, offset;
+            if (!PyArg_ParseTuple(PyList_GET_ITEM(list, e), "nn", &form, &offset)) return -1;
+            if (form < 0 || form >= nforms) goto bad;
+            Py_ssize_t length = PyBytes_GET_SIZE(PyTuple_GET_ITEM(self->forms, form));
+            if (offset < 0 || offset + self->key_length[k] > length || length > INT32_MAX / 2)
+                goto bad;
+            self->entry_form[n] = (int32_t)form;
+            self->entry_offset[n] = (int32_t)offset;
+            n++;
+            int32_t after = (int32_t)(length - offset - self->key_length[k]);
+            if (offset > self->reach_before[k]) self->reach_before[k] = (int32_t)offset;
+            if (after > self->reach_after[k]) self->reach_after[k] = after;
+        }
+    }
+    self->entry_begin[nkeys] = n;
+    self->key_bytes = PyMem_Calloc((size_t)(nkeys ? nkeys : 1) * 4, sizeof(uint64_t));
+    if (self->key_bytes == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < nkeys; k++) {
+        uint64_t *bits = self->key_bytes + 4 * k;
+        for (int32_t e = self->entry_begin[k]; e < self->entry_begin[k + 1]; e++) {
+            PyObject *form = PyTuple_GET_ITEM(self->forms, self->entry_form[e]);
+            const uint8_t *text = (const uint8_t *)PyBytes_AS_STRING(form);
+            for (Py_ssize_t b = 0; b < PyBytes_GET_SIZE(form); b++)
+                bits[text[b] >> 6] |= (uint64_t)1 << (text[b] & 63);
+        }
+    }
+    self->max_reach_before = self->max_reach_after = 0;
+    for (Py_ssize_t k = 0; k < nkeys; k++) {
+        if (self->reach_before[k] > self->max_reach_before)
+            self->max_reach_before = self->reach_before[k];
+        if (self->reach_after[k] > self->max_reach_after)
+            self->max_reach_after = self->reach_after[k];
+    }
+    return 0;
+bad:
+    PyErr_SetString(PyExc_ValueError, "entries must be lists of (form, offset) in the forms");
+    return -1;
+}
+
+/* Automaton(keys: list[bytes], forms: tuple[bytes, ...], entries: list[list[(int, int)]]) */
+static int Automaton_init(Automaton *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"keys", "forms", "entries", NULL};
+    PyObject *keys, *forms, *entries;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!", kwlist, &PyList_Type, &keys,
+                                     &PyTuple_Type, &forms, &PyList_Type, &entries))
+        return -1;
+    Py_ssize_t nkeys = PyList_GET_SIZE(keys);
+    if (PyList_GET_SIZE(entries) != nkeys || nkeys > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "keys and entries differ in length");
+        return -1;
+    }
+    for (Py_ssize_t f = 0; f < PyTuple_GET_SIZE(forms); f++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(forms, f))) {
+            PyErr_SetString(PyExc_ValueError, "forms must be bytes");
+            return -1;
+        }
+    }
     automaton_clear(self);
+    Py_INCREF(forms);
+    self->forms = forms;
     self->max_length = 0;
     self->key_length = PyMem_Malloc((size_t)(nkeys ? nkeys : 1) * sizeof(int32_t));
     if (self->key_length == NULL) {
@@ -164,6 +260,7 @@ static int Automaton_init(Automaton *self, PyObject *args, PyObject *kwds) {
         self->key_length[k] = (int32_t)size;
         if (size > self->max_length) self->max_length = (int32_t)size;
     }
+    if (take_entries(self, entries, nkeys) < 0) goto done;
     /* Byte classes: one per byte that occurs in a key, 0 for all others (when every
        byte occurs in some key, each byte is its own class). */
     int32_t used = 0;
@@ -211,7 +308,7 @@ static int Automaton_init(Automaton *self, PyObject *args, PyObject *kwds) {
         }
         int32_t k = t.key[s];
         self->longest[s] = k >= 0 ? t.depth[s] : (s == 0 ? 0 : self->longest[fail[s]]);
-        int is_extended = k >= 0 && PyObject_IsTrue(PyList_GET_ITEM(extended, k)) == 1;
+        int is_extended = k >= 0 && self->entry_begin[k + 1] > self->entry_begin[k];
         self->extended[s] = is_extended ? k : (s == 0 ? -1 : self->extended[fail[s]]);
         self->tail[s] = t.first_child[s] >= 0 ? t.depth[s] : (s == 0 ? 0 : self->tail[fail[s]]);
     }
@@ -242,6 +339,19 @@ static int ready(Automaton *self) {
     return 1;
 }
 
+/* Room for twice as many pairs in a growing array of pairs; -1 when out of memory. */
+static int reserve(int64_t **pairs, Py_ssize_t *capacity) {
+    Py_ssize_t grown = *capacity ? *capacity * 2 : 64;
+    int64_t *bigger = PyMem_Realloc(*pairs, (size_t)grown * 2 * sizeof(int64_t));
+    if (bigger == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *pairs = bigger;
+    *capacity = grown;
+    return 0;
+}
+
 /* Components found so far: (start, end) pairs, sorted, disjoint or touching. */
 typedef struct {
     int64_t *pairs;
@@ -255,34 +365,25 @@ static int stack_add(Stack *st, int64_t start, int64_t stop) {
         if (st->pairs[2 * st->top - 2] < start) start = st->pairs[2 * st->top - 2];
         st->top--;
     }
-    if (st->top == st->capacity) {
-        Py_ssize_t grown = st->capacity ? st->capacity * 2 : 64;
-        int64_t *bigger = PyMem_Realloc(st->pairs, (size_t)grown * 2 * sizeof(int64_t));
-        if (bigger == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        st->pairs = bigger;
-        st->capacity = grown;
-    }
+    if (st->top == st->capacity && reserve(&st->pairs, &st->capacity) < 0) return -1;
     st->pairs[2 * st->top] = start;
     st->pairs[2 * st->top + 1] = stop;
     st->top++;
     return 0;
 }
 
-/* A key ends at byte i in the state at table offset row: record it. */
-static int matched(const Automaton *self, int32_t row, Py_ssize_t i, Stack *st, PyObject *hits) {
-    int32_t state = row >> self->shift;
-    /* Only the longest key ending here counts: shorter ones are its suffixes. */
-    if (stack_add(st, (int64_t)i + 1 - self->longest[state], (int64_t)i + 1) < 0) return -1;
-    int32_t key = self->extended[state];
-    if (key < 0) return 0;
-    PyObject *hit = Py_BuildValue("(inn)", key, i + 1 - self->key_length[key], i + 1);
-    if (hit == NULL) return -1;
-    int failed = PyList_Append(hits, hit);
-    Py_DECREF(hit);
-    return failed;
+/* Pieces of long forms found: (key, end) pairs, in order of their ends. */
+typedef struct {
+    int64_t *pairs;
+    Py_ssize_t count, capacity;
+} Hits;
+
+static int hits_add(Hits *h, int64_t key, int64_t end) {
+    if (h->count == h->capacity && reserve(&h->pairs, &h->capacity) < 0) return -1;
+    h->pairs[2 * h->count] = key;
+    h->pairs[2 * h->count + 1] = end;
+    h->count++;
+    return 0;
 }
 
 /* One chain of the DFA over [from, to), recording keys that end at or after `report`. */
@@ -294,13 +395,21 @@ static int matched(const Automaton *self, int32_t row, Py_ssize_t i, Stack *st, 
             int32_t state_ = (row) >> shift;                                    \
             int64_t start_ = (int64_t)(i) + 1 - longest[state_];                \
             Py_ssize_t top_ = (st)->top;                                        \
-            /* Dense output: the key grows the last component; nothing else. */  \
-            if (top_ > 0 && extended[state_] < 0 &&                             \
-                (st)->pairs[2 * top_ - 1] > start_ &&                           \
+            int32_t key_ = extended[state_];                                    \
+            /* Dense output: the key grows the last component. */                 \
+            if (top_ > 0 && (st)->pairs[2 * top_ - 1] > start_ &&               \
                 (st)->pairs[2 * top_ - 2] <= start_)                            \
                 (st)->pairs[2 * top_ - 1] = (int64_t)(i) + 1;                   \
-            else if (matched(self, (row), (i), (st), (hits)) < 0)               \
+            else if (stack_add((st), start_, (int64_t)(i) + 1) < 0)             \
                 goto done;                                                      \
+            if (key_ >= 0) {                                                    \
+                if ((hits)->count < (hits)->capacity) {                         \
+                    (hits)->pairs[2 * (hits)->count] = key_;                    \
+                    (hits)->pairs[2 * (hits)->count + 1] = (int64_t)(i) + 1;    \
+                    (hits)->count++;                                            \
+                } else if (hits_add((hits), key_, (int64_t)(i) + 1) < 0)        \
+                    goto done;                                                  \
+            }                                                                   \
         }                                                                       \
     } while (0)
 
@@ -309,15 +418,199 @@ static int matched(const Automaton *self, int32_t row, Py_ssize_t i, Stack *st, 
    DFA step waits on the load before it, and two independent chains overlap. */
 #define TWO_CHAINS (1 << 14)
 
-/* scan(buffer) -> (components: bytes, hits: list[tuple[int, int, int]], tail: int) */
-static PyObject *Automaton_scan(Automaton *self, PyObject *arg) {
+/* Alignments of long forms already grown in this buffer: (form, where the form would
+   start) -> the end of the span grown (a piece of that alignment starting before it
+   lies in that span). Open addressing, at most half full. */
+typedef struct {
+    int64_t *slots;  /* (form + 1, start, end) triples; form + 1 == 0: empty */
+    Py_ssize_t count, capacity;
+} Grown;
+
+static uint64_t grown_hash(int64_t form, int64_t start) {
+    uint64_t h = (uint64_t)start * 0x9E3779B97F4A7C15ULL ^ (uint64_t)form * 0xC2B2AE3D27D4EB4FULL;
+    return h ^ (h >> 29);
+}
+
+static int64_t *grown_find(Grown *g, int64_t form, int64_t start) {
+    static int64_t empty[3] = {0, 0, 0};
+    if (g->capacity == 0) return empty;  /* nothing grown yet */
+    uint64_t mask = (uint64_t)g->capacity - 1;
+    for (uint64_t i = grown_hash(form, start) & mask;; i = (i + 1) & mask) {
+        int64_t *slot = g->slots + 3 * i;
+        if (slot[0] == 0 || (slot[0] == form + 1 && slot[1] == start)) return slot;
+    }
+}
+
+static int grown_set(Grown *g, int64_t form, int64_t start, int64_t end) {
+    if (2 * (g->count + 1) > g->capacity) {
+        Py_ssize_t capacity = g->capacity ? g->capacity * 2 : 1024;
+        int64_t *old = g->slots;
+        Py_ssize_t old_capacity = g->capacity;
+        g->slots = PyMem_Calloc((size_t)capacity * 3, sizeof(int64_t));
+        if (g->slots == NULL) {
+            g->slots = old;
+            PyErr_NoMemory();
+            return -1;
+        }
+        g->capacity = capacity;
+        for (Py_ssize_t i = 0; i < old_capacity; i++) {
+            int64_t *slot = old + 3 * i;
+            if (slot[0] != 0) memcpy(grown_find(g, slot[0] - 1, slot[1]), slot, 3 * sizeof(int64_t));
+        }
+        PyMem_Free(old);
+    }
+    int64_t *slot = grown_find(g, form, start);
+    if (slot[0] == 0) g->count++;
+    slot[0] = form + 1;
+    slot[1] = start;
+    slot[2] = end;
+    return 0;
+}
+
+static int by_end(const void *a, const void *b) {
+    const int64_t *x = a, *y = b;
+    if (x[1] != y[1]) return x[1] < y[1] ? -1 : 1;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* How many bytes from `a` on equal those from `b` on (at most `limit`): memcmp by blocks
+   of 64, then bytes. */
+static int64_t common_prefix(const uint8_t *a, const uint8_t *b, int64_t limit) {
+    int64_t n = 0;
+    while (n + 64 <= limit && memcmp(a + n, b + n, 64) == 0) n += 64;
+    while (n < limit && a[n] == b[n]) n++;
+    return n;
+}
+
+/* How many of the `size` bytes at `data` equal the `length` bytes at `text`, from the start. */
+static int64_t matching_after(const uint8_t *data, int64_t size, const uint8_t *text,
+                              int64_t length) {
+    return common_prefix(data, text, size < length ? size : length);
+}
+
+/* How many bytes before data[at] equal those before text[offset], backwards. */
+static int64_t matching_before(const uint8_t *data, int64_t at, const uint8_t *text,
+                               int64_t offset) {
+    int64_t limit = at < offset ? at : offset, n = 0;
+    while (n + 64 <= limit && memcmp(data + at - n - 64, text + offset - n - 64, 64) == 0) n += 64;
+    while (n < limit && data[at - n - 1] == text[offset - n - 1]) n++;
+    return n;
+}
+
+/* Long forms grown from the pieces found, as launch/masking.py's Masker._extended
+   does: for each piece and each place of it in a long form, the longest stretch of
+   the buffer around the piece that matches that form there; once per alignment and
+   stretch. A piece whose forms cannot reach out of the component it lies in (nor to
+   the buffer's end) is skipped: it would change nothing. */
+static int grow(const Automaton *self, const uint8_t *data, Py_ssize_t size, const Stack *comps,
+                const Hits *hits, Grown *grown, Hits *spans, PyObject *extending) {
+    Py_ssize_t c = 0;
+    for (Py_ssize_t h = 0; h < hits->count; h++) {
+        int32_t key = (int32_t)hits->pairs[2 * h];
+        int64_t end = hits->pairs[2 * h + 1], start = end - self->key_length[key];
+        while (c < comps->top && comps->pairs[2 * c + 1] < end) c++;
+        if (c == comps->top) break;  /* cannot happen: each piece is in a component */
+        int64_t low_edge = comps->pairs[2 * c], high_edge = comps->pairs[2 * c + 1];
+        /* Deep inside a long component (output dense with one long value), every piece
+           up to the last ones is skipped below: jump to the first that may not be. */
+        int64_t skip_to = high_edge - self->max_reach_after;
+        if (end < skip_to && (start - self->max_reach_before >= low_edge || low_edge == 0)) {
+            Py_ssize_t lo = h, hi = hits->count;  /* the first hit ending at skip_to or later */
+            while (lo < hi) {
+                Py_ssize_t m = lo + (hi - lo) / 2;
+                if (hits->pairs[2 * m + 1] < skip_to) lo = m + 1; else hi = m;
+            }
+            if (lo > h) {
+                h = lo - 1;
+                continue;
+            }
+        }
+        int64_t reach_low = start - self->reach_before[key];
+        int64_t reach_high = end + self->reach_after[key];
+        if ((reach_low >= low_edge || low_edge == 0) && reach_high <= high_edge &&
+            reach_high < size)
+            continue;
+        /* A stretch can leave the component only through a byte just outside it that
+           its form holds there: none of this key's forms holds it, nothing to grow. */
+        const uint64_t *bits = self->key_bytes + 4 * key;
+        int below = low_edge > 0 &&
+                    (bits[data[low_edge - 1] >> 6] >> (data[low_edge - 1] & 63) & 1);
+        int above = high_edge == size ||
+                    (bits[data[high_edge] >> 6] >> (data[high_edge] & 63) & 1);
+        if (!below && !above) continue;
+        for (int32_t e = self->entry_begin[key]; e < self->entry_begin[key + 1]; e++) {
+            int32_t form_index = self->entry_form[e];
+            int64_t offset = self->entry_offset[e], form_start = start - offset;
+            PyObject *form = PyTuple_GET_ITEM(self->forms, form_index);
+            const uint8_t *text = (const uint8_t *)PyBytes_AS_STRING(form);
+            int64_t length = PyBytes_GET_SIZE(form);
+            /* The same for this form, where it would lie (one compare). */
+            int out_below = below && low_edge - 1 >= form_start &&
+                            data[low_edge - 1] == text[low_edge - 1 - form_start];
+            int out_above = high_edge < size ? above && high_edge < form_start + length &&
+                                                   data[high_edge] == text[high_edge - form_start]
+                                             : form_start + length > size;
+            if (!out_below && !out_above) continue;
+            const int64_t *slot = grown_find(grown, form_index, form_start);
+            if (slot[0] != 0 && start < slot[2]) continue;  /* in a stretch grown already */
+            int64_t low = start - matching_before(data, start, text, start - form_start);
+            int64_t high = end + matching_after(data + end, size - end, text + (end - form_start),
+                                                length - (end - form_start));
+            if (grown_set(grown, form_index, form_start, high) < 0) return -1;
+            if ((low < start || high > end) && hits_add(spans, low, high) < 0) return -1;
+            if (high == size && high - form_start < length) {
+                PyObject *open = Py_BuildValue("(iLL)", form_index, (long long)form_start,
+                                               (long long)high);
+                if (open == NULL || PyList_Append(extending, open) < 0) {
+                    Py_XDECREF(open);
+                    return -1;
+                }
+                Py_DECREF(open);
+            }
+        }
+    }
+    return 0;
+}
+
+/* scan(buffer, carried) -> (components: bytes, extending: list[(int, int, int)], tail: int)
+   carried: (form, start, at) of the long forms open at the end of the last buffer:
+   where the form starts (before this buffer: negative) and where it goes on (at >= 0).
+   extending: the same for those open at this buffer's end (at: its end). */
+static PyObject *Automaton_scan(Automaton *self, PyObject *args) {
     Py_buffer view;
-    if (!ready(self) || PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *seen;
+    if (!ready(self) || !PyArg_ParseTuple(args, "y*O!", &view, &PyList_Type, &seen)) return NULL;
     const uint8_t *data = view.buf;
     const Py_ssize_t size = view.len;
-    Stack first = {0}, second = {0};
-    PyObject *hits = PyList_New(0), *later = PyList_New(0), *result = NULL;
-    if (hits == NULL || later == NULL) goto done;
+    Stack first = {0}, second = {0}, all = {0};
+    Hits hits = {0}, later = {0}, spans = {0};  /* spans: (start, end) pairs, any order */
+    Grown grown = {0};
+    PyObject *extending = PyList_New(0), *result = NULL;
+    if (extending == NULL) goto done;
+    /* Long forms open at the end of the last buffer go on first, from byte `at`. */
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(seen); k++) {
+        long long form, start, at;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(seen, k), "LLL", &form, &start, &at)) goto done;
+        if (form < 0 || form >= PyTuple_GET_SIZE(self->forms) || at < 0 || at > size ||
+            start > at || at - start > PyBytes_GET_SIZE(PyTuple_GET_ITEM(self->forms, form))) {
+            PyErr_SetString(PyExc_ValueError, "no such form, or not open there");
+            goto done;
+        }
+        PyObject *text = PyTuple_GET_ITEM(self->forms, form);
+        int64_t length = PyBytes_GET_SIZE(text);
+        int64_t end = at + matching_after(data + at, size - at,
+                                          (const uint8_t *)PyBytes_AS_STRING(text) + (at - start),
+                                          length - (at - start));
+        if (grown_set(&grown, form, start, end) < 0 || hits_add(&spans, 0, end) < 0) goto done;
+        if (end == size && end - start < length) {
+            PyObject *open = Py_BuildValue("(LLL)", form, start, (long long)end);
+            if (open == NULL || PyList_Append(extending, open) < 0) {
+                Py_XDECREF(open);
+                goto done;
+            }
+            Py_DECREF(open);
+        }
+    }
     const int32_t *next = self->next, *longest = self->longest, *extended = self->extended;
     const uint8_t *classes = self->classes;
     const int32_t shift = self->shift;
@@ -329,27 +622,45 @@ static PyObject *Automaton_scan(Automaton *self, PyObject *arg) {
     }
     Py_ssize_t i = 0, j = from2;
     for (; i < mid && j < size; i++, j++) {
-        STEP(row, i, 0, &first, hits);
-        STEP(row2, j, mid, &second, later);
+        STEP(row, i, 0, &first, &hits);
+        STEP(row2, j, mid, &second, &later);
     }
-    for (; i < mid; i++) STEP(row, i, 0, &first, hits);
-    for (; j < size; j++) STEP(row2, j, mid, &second, later);
+    for (; i < mid; i++) STEP(row, i, 0, &first, &hits);
+    for (; j < size; j++) STEP(row2, j, mid, &second, &later);
     if (from2 < size) row = row2;  /* the state at the buffer's end */
     /* The second half's components join the first's (in order of their ends). */
     for (Py_ssize_t k = 0; k < second.top; k++)
         if (stack_add(&first, second.pairs[2 * k], second.pairs[2 * k + 1]) < 0) goto done;
-    Py_ssize_t nlater = PyList_GET_SIZE(later);
-    for (Py_ssize_t k = 0; k < nlater; k++)
-        if (PyList_Append(hits, PyList_GET_ITEM(later, k)) < 0) goto done;
+    if (hits.count > 0 || later.count > 0 || spans.count > 0) {
+        if (grow(self, data, size, &first, &hits, &grown, &spans, extending) < 0 ||
+            grow(self, data, size, &first, &later, &grown, &spans, extending) < 0)
+            goto done;
+        /* The grown spans join the components, all in order of their ends. */
+        if (spans.count > 1) qsort(spans.pairs, (size_t)spans.count, 2 * sizeof(int64_t), by_end);
+        Py_ssize_t a = 0, b = 0;
+        while (a < first.top || b < spans.count) {
+            int take_first = b == spans.count ||
+                             (a < first.top && first.pairs[2 * a + 1] <= spans.pairs[2 * b + 1]);
+            const int64_t *pair = take_first ? first.pairs + 2 * a++ : spans.pairs + 2 * b++;
+            if (stack_add(&all, pair[0], pair[1]) < 0) goto done;
+        }
+    } else {
+        all = first;
+        first = (Stack){0};
+    }
     PyObject *components = PyBytes_FromStringAndSize(
-        (const char *)first.pairs, (Py_ssize_t)(first.top * 2 * (Py_ssize_t)sizeof(int64_t)));
+        (const char *)all.pairs, (Py_ssize_t)(all.top * 2 * (Py_ssize_t)sizeof(int64_t)));
     if (components == NULL) goto done;
-    result = Py_BuildValue("(NOi)", components, hits, self->tail[row >> self->shift]);
+    result = Py_BuildValue("(NOi)", components, extending, self->tail[row >> self->shift]);
 done:
-    Py_XDECREF(hits);
-    Py_XDECREF(later);
+    Py_XDECREF(extending);
     PyMem_Free(first.pairs);
     PyMem_Free(second.pairs);
+    PyMem_Free(spans.pairs);
+    PyMem_Free(all.pairs);
+    PyMem_Free(hits.pairs);
+    PyMem_Free(later.pairs);
+    PyMem_Free(grown.slots);
     PyBuffer_Release(&view);
     return result;
 }
@@ -435,8 +746,8 @@ done:
 }
 
 static PyMethodDef Automaton_methods[] = {
-    {"scan", (PyCFunction)Automaton_scan, METH_O,
-     "scan(buffer) -> (components, hits, tail): see the module's comment"},
+    {"scan", (PyCFunction)Automaton_scan, METH_VARARGS,
+     "scan(buffer, carried) -> (components, extending, tail): see the module's comment"},
     {NULL, NULL, 0, NULL},
 };
 

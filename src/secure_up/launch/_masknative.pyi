@@ -1,8 +1,12 @@
 # The native routine of launch/masking.py (_masknative.c): see the comment at its top.
 
 class Automaton:
-    def __init__(self, keys: list[bytes], extended: list[bool]) -> None: ...
-    def scan(self, buffer: bytes) -> tuple[bytes, list[tuple[int, int, int]], int]: ...
+    def __init__(
+        self, keys: list[bytes], forms: tuple[bytes, ...], entries: list[list[tuple[int, int]]]
+    ) -> None: ...
+    def scan(
+        self, buffer: bytes, grown: list[tuple[int, int, int]]
+    ) -> tuple[bytes, list[tuple[int, int, int]], int]: ...
 
 def render(
     buffer: bytes,

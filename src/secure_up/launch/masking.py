@@ -35,9 +35,11 @@ Long forms
     A form longer than 64 bytes is looked for by 64-byte *pieces* of it (every
     64th byte, at most 256 pieces, so a 4 MB value costs 16 KiB of automaton).
     A piece found is masked, and the mask grows over the rest of the form, back
-    and forth, as far as the output goes on matching it (compared block by block
-    with ``bytes.startswith``, so at memcmp speed), also across reads. A whole
-    occurrence is one replacement; a truncated one is masked as far as it goes.
+    and forth, as far as the output goes on matching it (compared block by block,
+    at memcmp speed), also across reads. A whole occurrence is one replacement; a
+    truncated one is masked as far as it goes. Each stretch of output that lines up
+    with the form is grown on its own: a value with one byte altered in the middle
+    of its occurrence is masked on both sides of that byte.
 
 Streaming
     Output is withheld only while it may be the start of a piece or form: at most
@@ -50,10 +52,10 @@ Speed
     no Python step per occurrence or per replacement, so output dense with values
     costs about what any output costs (hundreds of MB/s; ``bench/bench_masking.py``).
     Once a stream has passed 1 MiB, hyperscan (SIMD, GB/s) first tells whether a
-    buffer holds any key at all; most output holds none. Long forms are grown from
-    their pieces in Python (:meth:`Masker._extended`), once per piece found: output
-    dense with the pieces of a long value (a value of one letter, repeated) is the
-    slow case left.
+    buffer holds any key at all; most output holds none. Long forms are grown in the
+    same routine, once per stretch, and only from the pieces whose form could reach
+    out of the mask the pieces already make (near its edges): output dense with the
+    pieces of a long value (one letter, repeated) costs no growth in the middle.
     Where the routine is not built, or for keys too many for its table (values of
     many kilobytes), the pure-Python path does the same work with an Aho-Corasick
     automaton (``ahocorasick-rs``) that reports each occurrence to Python: the same
@@ -66,10 +68,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
     from secure_up.launch._masknative import Automaton
-from urllib.parse import quote, quote_plus
 
 #: Shorter values (and lines, and encoded forms) are not masked: too short to
 #: tell from ordinary words.
@@ -100,6 +102,8 @@ class Masker:
         "_extending",
         "_extensions",
         "_first_bytes",
+        "_form_index",
+        "_forms",
         "_loaded",
         "_max_len",
         "_native",
@@ -132,6 +136,8 @@ class Masker:
         compiled = self._source.compiled()
         self._loaded = True
         self._native: Automaton | None = compiled.native
+        self._forms = compiled.forms
+        self._form_index = compiled.form_index
         self._automaton = compiled.automaton
         self._extensions = compiled.extensions
         self._max_len = compiled.max_len
@@ -230,6 +236,8 @@ class Masker:
 
         buffer = self._pending
         base = self._position
+        index = self._form_index
+        carried = [(index[form], start - base, at - base) for form, start, at in self._extending]
         if self._seen > _PREFILTER_AFTER and self._scratch is None:
             self._scratch = self._prefilter.scratch()
         if (
@@ -237,17 +245,16 @@ class Masker:
             and self._scratch is not False
             and not self._prefilter.found(buffer, self._scratch)
         ):
-            # Nothing of any key in the buffer (hyperscan, at GB/s): only the tail's
-            # state is needed, and it is decided by the last bytes alone.
-            components, hits = b"", list[tuple[int, int, int]]()
-            tail = native.scan(buffer[-self._max_len + 1 :] if self._max_len > 1 else b"")[2]
+            # Nothing of any key in the buffer (hyperscan, at GB/s): the long forms
+            # carried over, and the tail's state, decided by the last bytes alone.
+            components, still_open, _ = native.scan(buffer, carried) if carried else (b"", [], 0)
+            tail = native.scan(buffer[-self._max_len + 1 :] if self._max_len > 1 else b"", [])[2]
         else:
-            components, hits, tail = native.scan(buffer)
-        extra, extending = self._extended(buffer, base, hits)
+            components, still_open, tail = native.scan(buffer, carried)
+        forms = self._forms
+        extending = [(forms[form], base + start, base + at) for form, start, at in still_open]
         decided = len(buffer) if final else len(buffer) - tail
-        out, span_end = render(
-            buffer, components, sorted(extra), decided, self._open_until, self._replacement
-        )
+        out, span_end = render(buffer, components, [], decided, self._open_until, self._replacement)
         self._pending = buffer[decided:]
         self._position = base + decided
         self._open_until = max(0, span_end - decided)
@@ -277,29 +284,42 @@ class Masker:
         ``matches`` are (key index, start, end); keys that are no piece of a long
         form grow nothing. Long forms open at the end of the last buffer go on first.
         """
-        spans: list[tuple[int, int]] = []
-        extending: list[tuple[bytes, int, int]] = []
-        seen: set[tuple[bytes, int]] = set()
+        spans, grown, extending = self._carried(buffer, base)
         size = len(buffer)
-        for form, form_start, matched_to in self._extending:
-            at = matched_to - base  # where it goes on in this buffer
-            end = at + _common_prefix(buffer, at, form, matched_to - form_start)
-            seen.add((form, form_start))
-            spans.append((0, end))
-            if end == size and end + base - form_start < len(form):
-                extending.append((form, form_start, end + base))
         for index, start, end in matches:
             for form, offset in self._extensions[index]:
                 form_start = base + start - offset
-                if (form, form_start) in seen:
-                    continue
-                seen.add((form, form_start))
+                if start < grown.get((form, form_start), -1):
+                    continue  # in the stretch grown already for this alignment
                 low = start - _common_suffix(buffer, start, form, offset)
                 high = end + _common_prefix(buffer, end, form, offset + _PIECE)
+                grown[(form, form_start)] = high
                 spans.append((low, high))
                 if high == size and high - start + offset < len(form):
                     extending.append((form, form_start, base + high))
         return spans, extending
+
+    def _carried(
+        self, buffer: bytes, base: int
+    ) -> tuple[list[tuple[int, int]], dict[tuple[bytes, int], int], list[tuple[bytes, int, int]]]:
+        """Long forms open at the end of the last buffer, grown on into this one.
+
+        Their spans; the alignments grown so far, (form, stream offset where it would
+        start) -> end of the span in this buffer (a piece of that alignment starting
+        before it is in that span); and those still open at this buffer's end.
+        """
+        spans: list[tuple[int, int]] = []
+        grown: dict[tuple[bytes, int], int] = {}
+        extending: list[tuple[bytes, int, int]] = []
+        size = len(buffer)
+        for form, form_start, matched_to in self._extending:
+            at = matched_to - base  # where it goes on in this buffer
+            end = at + _common_prefix(buffer, at, form, matched_to - form_start)
+            grown[(form, form_start)] = end
+            spans.append((0, end))
+            if end == size and end + base - form_start < len(form):
+                extending.append((form, form_start, end + base))
+        return spans, grown, extending
 
     def _undecided_from(self, buffer: bytes) -> int:
         """Start of the longest tail that could still grow into a piece (else the end)."""
@@ -330,6 +350,8 @@ class _Compiled:
         "automaton",
         "extensions",
         "first_bytes",
+        "form_index",
+        "forms",
         "max_len",
         "native",
         "prefilter",
@@ -347,7 +369,13 @@ class _Compiled:
         keys = list(pieces)
         self.extensions = [tuple(pieces[key]) for key in keys]
         self.max_len = max(map(len, keys), default=0)
-        self.native: Automaton | None = _native_automaton(keys, [bool(pieces[key]) for key in keys])
+        self.forms = tuple({form: None for key in keys for form, _ in pieces[key]})
+        self.form_index = {form: index for index, form in enumerate(self.forms)}
+        self.native: Automaton | None = _native_automaton(
+            keys,
+            self.forms,
+            [[(self.form_index[form], offset) for form, offset in pieces[key]] for key in keys],
+        )
         self.automaton: Any = None
         self.prefilter = _Prefilter(keys)
         self.prefixes: frozenset[bytes] = frozenset()
@@ -457,7 +485,9 @@ class _Prefilter:
 NATIVE = True
 
 
-def _native_automaton(keys: list[bytes], extended: list[bool]) -> Automaton | None:
+def _native_automaton(
+    keys: list[bytes], forms: tuple[bytes, ...], entries: list[list[tuple[int, int]]]
+) -> Automaton | None:
     """The native routine's automaton over ``keys``, or None (then the Python path runs).
 
     None where the extension was not built (it is optional, see setup.py) and for
@@ -470,7 +500,7 @@ def _native_automaton(keys: list[bytes], extended: list[bool]) -> Automaton | No
     except ImportError:
         return None
     try:
-        return Automaton(keys, extended)
+        return Automaton(keys, forms, entries)
     except OverflowError:
         return None
 
