@@ -457,3 +457,13 @@ def test_two_stretches_of_one_long_value_at_one_alignment_are_both_masked() -> N
     output = f"<{value[:100]}#{value[101:]}>".encode()
     masked = masked_in_chunks(Masker([value]), [output])
     assert masked == b"<" + STARS + b"#" + STARS + b">"
+
+
+def test_a_long_value_cut_at_a_release_and_not_continued_is_one_replacement() -> None:
+    # Its mask reached the end of what was printed; the next read does not go on with
+    # it: nothing more to mask there, and no second replacement.
+    value = "".join(__import__("random").Random(5).choices("abcdefghij", k=100))
+    masker = Masker([value])
+    printed = masker.feed(b"x" + value[:80].encode()) + masker.release()
+    printed += masker.feed(b"Z and more\n") + masker.flush()
+    assert printed == b"x" + STARS + b"Z and more\n"

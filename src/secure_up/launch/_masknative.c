@@ -62,6 +62,7 @@ typedef struct {
     int32_t *reach_before, *reach_after;  /* per key: how far its forms go around it */
     int32_t max_reach_before, max_reach_after;  /* over all keys */
     uint64_t *key_bytes;   /* per key: 256 bits, the bytes its forms hold */
+    int32_t *period;       /* per form: its smallest period if at most MAX_PERIOD, else 0 */
 } Automaton;
 
 /* Trie under construction: children as sibling lists (built once, then a DFA). */
@@ -124,7 +125,9 @@ static void automaton_clear(Automaton *self) {
     PyMem_Free(self->reach_before);
     PyMem_Free(self->reach_after);
     PyMem_Free(self->key_bytes);
+    PyMem_Free(self->period);
     self->key_bytes = NULL;
+    self->period = NULL;
     Py_CLEAR(self->forms);
     self->next = self->longest = self->extended = self->tail = self->key_length = NULL;
     self->entry_begin = self->entry_form = self->entry_offset = NULL;
@@ -134,6 +137,16 @@ static void automaton_clear(Automaton *self) {
 static void Automaton_dealloc(Automaton *self) {
     automaton_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Forms of a period up to this many bytes ("abab...") grow by phase, not by alignment. */
+#define MAX_PERIOD 64
+
+/* The smallest p <= MAX_PERIOD with text[i] == text[i + p] for every i, else 0. */
+static int32_t smallest_period(const uint8_t *text, Py_ssize_t length) {
+    for (int32_t p = 1; p <= MAX_PERIOD && p < length; p++)
+        if (memcmp(text, text + p, (size_t)(length - p)) == 0) return p;
+    return 0;
 }
 
 /* Key k's entries from a list of (form index, offset) pairs; -1 on bad input. */
@@ -177,9 +190,15 @@ static int take_entries(Automaton *self, PyObject *entries, Py_ssize_t nkeys) {
     }
     self->entry_begin[nkeys] = n;
     self->key_bytes = PyMem_Calloc((size_t)(nkeys ? nkeys : 1) * 4, sizeof(uint64_t));
-    if (self->key_bytes == NULL) {
+    self->period = PyMem_Calloc((size_t)(nforms ? nforms : 1), sizeof(int32_t));
+    if (self->key_bytes == NULL || self->period == NULL) {
         PyErr_NoMemory();
         return -1;
+    }
+    for (Py_ssize_t f = 0; f < nforms; f++) {
+        PyObject *form = PyTuple_GET_ITEM(self->forms, f);
+        self->period[f] = smallest_period((const uint8_t *)PyBytes_AS_STRING(form),
+                                          PyBytes_GET_SIZE(form));
     }
     for (Py_ssize_t k = 0; k < nkeys; k++) {
         uint64_t *bits = self->key_bytes + 4 * k;
@@ -497,6 +516,107 @@ static int64_t matching_before(const uint8_t *data, int64_t at, const uint8_t *t
     return n;
 }
 
+/* Where a long form stays open at the buffer's end: once per alignment (the grown map
+   holds those added, with the carried ones). */
+static int still_open(Grown *grown, PyObject *extending, int32_t form, int64_t form_start,
+                      int64_t size) {
+    const int64_t *slot = grown_find(grown, form, form_start);
+    if (slot[0] != 0 && slot[2] == size) return 0;
+    if (grown_set(grown, form, form_start, size) < 0) return -1;
+    PyObject *open = Py_BuildValue("(iLL)", form, (long long)form_start, (long long)size);
+    if (open == NULL || PyList_Append(extending, open) < 0) {
+        Py_XDECREF(open);
+        return -1;
+    }
+    Py_DECREF(open);
+    return 0;
+}
+
+/* For a form of small period p at one component [low, high): how the buffer lines up
+   with the form's repeating pattern at each phase (the form's place at the edge,
+   modulo p), computed once per phase on first need. A stretch of that form at any
+   alignment of that phase crosses `high` iff it matches from its piece to `high`:
+   within inside_high[phase] bytes; then it goes on for beyond_high[phase] bytes (and
+   no further than the form's end). The same at `low`, the other way. */
+typedef struct {
+    int32_t form;  /* -1: unused */
+    int64_t low, high;
+    uint64_t done_high, done_low;  /* phases computed */
+    int64_t grown_high, grown_low;  /* how far the spans added so far reach out */
+    int64_t inside_high[MAX_PERIOD], beyond_high[MAX_PERIOD];
+    int64_t inside_low[MAX_PERIOD], beyond_low[MAX_PERIOD];
+} Phases;
+
+#define PHASES_CACHED 4
+
+/* The pattern byte of a form of period p at phase `phase` moved by `delta` bytes. */
+#define PATTERN(text, p, phase, delta) (text)[(((phase) + (delta)) % (p) + (p)) % (p)]
+
+/* Each walk stops after `length` bytes: no stretch of the form is longer. */
+static void phases_at_high(Phases *ph, const uint8_t *text, int64_t length, int32_t p,
+                           int32_t phase, const uint8_t *data, int64_t size) {
+    int64_t n = 0;
+    while (n < length && ph->high - n > ph->low &&
+           data[ph->high - 1 - n] == PATTERN(text, p, phase, -1 - n))
+        n++;
+    ph->inside_high[phase] = n;
+    n = 0;
+    while (n < length && ph->high + n < size && data[ph->high + n] == PATTERN(text, p, phase, n))
+        n++;
+    ph->beyond_high[phase] = n;
+    ph->done_high |= (uint64_t)1 << phase;
+}
+
+static void phases_at_low(Phases *ph, const uint8_t *text, int64_t length, int32_t p,
+                          int32_t phase, const uint8_t *data) {
+    int64_t n = 0;
+    while (n < length && ph->low + n < ph->high && data[ph->low + n] == PATTERN(text, p, phase, n))
+        n++;
+    ph->inside_low[phase] = n;
+    n = 0;
+    while (n < length && ph->low - n > 0 &&
+           data[ph->low - 1 - n] == PATTERN(text, p, phase, -1 - n))
+        n++;
+    ph->beyond_low[phase] = n;
+    ph->done_low |= (uint64_t)1 << phase;
+}
+
+/* A form of small period, at one alignment: what its stretch adds beyond the
+   component, by phase (see Phases). -1 when out of memory. */
+static int grow_periodic(Phases *ph, const uint8_t *text, int64_t length, int32_t p,
+                         int32_t form_index, int64_t form_start, int64_t start, int64_t end,
+                         int out_below, int out_above, const uint8_t *data, int64_t size,
+                         Grown *grown, Hits *spans, PyObject *extending) {
+    if (out_above) {  /* the form covers high; the stretch must reach it from the piece */
+        int32_t phase = (int32_t)((ph->high - form_start) % p);
+        if (!(ph->done_high >> phase & 1)) phases_at_high(ph, text, length, p, phase, data, size);
+        if (ph->inside_high[phase] >= ph->high - start) {
+            int64_t room = form_start + length - ph->high;
+            int64_t high = ph->high + (ph->beyond_high[phase] < room ? ph->beyond_high[phase] : room);
+            if (high > ph->grown_high) {  /* a span reaching no further adds nothing */
+                ph->grown_high = high;
+                if (hits_add(spans, ph->high - 1, high) < 0) return -1;
+            }
+            if (high == size && high - form_start < length &&
+                still_open(grown, extending, form_index, form_start, size) < 0)
+                return -1;
+        }
+    }
+    if (out_below) {
+        int32_t phase = (int32_t)((ph->low - form_start) % p);
+        if (!(ph->done_low >> phase & 1)) phases_at_low(ph, text, length, p, phase, data);
+        if (ph->inside_low[phase] >= end - ph->low) {
+            int64_t room = ph->low - form_start;
+            int64_t low = ph->low - (ph->beyond_low[phase] < room ? ph->beyond_low[phase] : room);
+            if (low < ph->grown_low) {
+                ph->grown_low = low;
+                if (hits_add(spans, low, ph->low + 1) < 0) return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Long forms grown from the pieces found, as launch/masking.py's Masker._extended
    does: for each piece and each place of it in a long form, the longest stretch of
    the buffer around the piece that matches that form there; once per alignment and
@@ -504,8 +624,15 @@ static int64_t matching_before(const uint8_t *data, int64_t at, const uint8_t *t
    the buffer's end) is skipped: it would change nothing. */
 static int grow(const Automaton *self, const uint8_t *data, Py_ssize_t size, const Stack *comps,
                 const Hits *hits, Grown *grown, Hits *spans, PyObject *extending) {
+    Phases *cache = PyMem_Calloc(PHASES_CACHED, sizeof(Phases));
+    if (cache == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int i = 0; i < PHASES_CACHED; i++) cache[i].form = -1;
+    int next_slot = 0, failed = 0;
     Py_ssize_t c = 0;
-    for (Py_ssize_t h = 0; h < hits->count; h++) {
+    for (Py_ssize_t h = 0; h < hits->count && !failed; h++) {
         int32_t key = (int32_t)hits->pairs[2 * h];
         int64_t end = hits->pairs[2 * h + 1], start = end - self->key_length[key];
         while (c < comps->top && comps->pairs[2 * c + 1] < end) c++;
@@ -551,25 +678,45 @@ static int grow(const Automaton *self, const uint8_t *data, Py_ssize_t size, con
                                                    data[high_edge] == text[high_edge - form_start]
                                              : form_start + length > size;
             if (!out_below && !out_above) continue;
+            int32_t period = self->period[form_index];
+            if (period > 0) {  /* by phase: O(1) once the component's phase is known */
+                Phases *ph = NULL;
+                for (int i = 0; i < PHASES_CACHED && ph == NULL; i++)
+                    if (cache[i].form == form_index && cache[i].low == low_edge &&
+                        cache[i].high == high_edge)
+                        ph = &cache[i];
+                if (ph == NULL) {
+                    ph = &cache[next_slot];
+                    next_slot = (next_slot + 1) % PHASES_CACHED;
+                    ph->form = form_index;
+                    ph->low = low_edge;
+                    ph->high = high_edge;
+                    ph->done_high = ph->done_low = 0;
+                    ph->grown_high = high_edge;
+                    ph->grown_low = low_edge;
+                }
+                if (grow_periodic(ph, text, length, period, form_index, form_start, start, end,
+                                  out_below, out_above, data, size, grown, spans,
+                                  extending) < 0)
+                    failed = 1;
+                continue;
+            }
             const int64_t *slot = grown_find(grown, form_index, form_start);
             if (slot[0] != 0 && start < slot[2]) continue;  /* in a stretch grown already */
             int64_t low = start - matching_before(data, start, text, start - form_start);
             int64_t high = end + matching_after(data + end, size - end, text + (end - form_start),
                                                 length - (end - form_start));
-            if (grown_set(grown, form_index, form_start, high) < 0) return -1;
-            if ((low < start || high > end) && hits_add(spans, low, high) < 0) return -1;
-            if (high == size && high - form_start < length) {
-                PyObject *open = Py_BuildValue("(iLL)", form_index, (long long)form_start,
-                                               (long long)high);
-                if (open == NULL || PyList_Append(extending, open) < 0) {
-                    Py_XDECREF(open);
-                    return -1;
-                }
-                Py_DECREF(open);
+            if ((high == size && high - form_start < length &&
+                 still_open(grown, extending, form_index, form_start, size) < 0) ||
+                grown_set(grown, form_index, form_start, high) < 0 ||
+                ((low < start || high > end) && hits_add(spans, low, high) < 0)) {
+                failed = 1;
+                break;
             }
         }
     }
-    return 0;
+    PyMem_Free(cache);
+    return failed ? -1 : 0;
 }
 
 /* scan(buffer, carried) -> (components: bytes, extending: list[(int, int, int)], tail: int)
@@ -601,7 +748,8 @@ static PyObject *Automaton_scan(Automaton *self, PyObject *args) {
         int64_t end = at + matching_after(data + at, size - at,
                                           (const uint8_t *)PyBytes_AS_STRING(text) + (at - start),
                                           length - (at - start));
-        if (grown_set(&grown, form, start, end) < 0 || hits_add(&spans, 0, end) < 0) goto done;
+        if (grown_set(&grown, form, start, end) < 0 || (end > 0 && hits_add(&spans, 0, end) < 0))
+            goto done;
         if (end == size && end - start < length) {
             PyObject *open = Py_BuildValue("(LLL)", form, start, (long long)end);
             if (open == NULL || PyList_Append(extending, open) < 0) {
@@ -724,7 +872,14 @@ static PyObject *render(PyObject *Py_UNUSED(module), PyObject *args) {
         if (start >= decided) break;  /* found again, whole, with the next chunk */
         if (start < 0) start = 0;
         if (stop > size) stop = size;
+        if (stop <= start) continue;  /* an empty span masks nothing */
         if (start >= span_end) {
+            /* Each replacement starts past the last one's start: at most `decided` of
+               them, and `limit` holds that many; checked all the same. */
+            if (written + (start - span_end) + repl.len > limit) {
+                PyErr_SetString(PyExc_RuntimeError, "render overran its output");
+                goto done;
+            }
             memcpy(out + written, data + span_end, (size_t)(start - span_end));
             written += start - span_end;
             memcpy(out + written, repl.buf, (size_t)repl.len);

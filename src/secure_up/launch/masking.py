@@ -316,7 +316,8 @@ class Masker:
             at = matched_to - base  # where it goes on in this buffer
             end = at + _common_prefix(buffer, at, form, matched_to - form_start)
             grown[(form, form_start)] = end
-            spans.append((0, end))
+            if end > 0:  # the form goes on in this buffer (else the span would be empty)
+                spans.append((0, end))
             if end == size and end + base - form_start < len(form):
                 extending.append((form, form_start, end + base))
         return spans, grown, extending
