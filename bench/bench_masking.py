@@ -137,7 +137,7 @@ def main() -> None:
         # Each masker has passed the prefilter switch before timing starts.
         rate = throughput([*secrets, *values], output, args.chunk, repeat)
         verdict = "PASS" if rate >= WORST_GOAL_MB_S else "MISS"
-        print(f"  {label:48s} {rate:8.1f} MB/s  {verdict}")
+        print(f"  {label:54s} {rate:8.1f} MB/s  {verdict}")
         worst.append((rate, label))
     rate, label = min(worst)
     print(f"worst of all: {label} at {rate:.1f} MB/s")

@@ -417,6 +417,40 @@ def test_long_buffers_come_out_of_the_native_routine_as_out_of_the_python_path(s
     assert native == python
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_runs_of_periodic_values_come_out_of_the_native_routine_as_out_of_the_python_path(
+    seed: int,
+) -> None:
+    # Long values of a small period ("abab...") grow by phase, and the native routine
+    # skips every piece that repeats a period before and after it: runs of such values at
+    # every phase, between bytes that continue the pattern or not, beside values of
+    # another period and non-periodic values that share their pieces.
+    pytest.importorskip("secure_up.launch._masknative")
+    rng = __import__("random").Random(seed)
+    units = ["".join(rng.choice("ab") for _ in range(rng.randint(1, 6))) for _ in range(2)]
+    values = []
+    for _ in range(rng.randint(1, 4)):
+        unit, length = rng.choice(units), rng.choice([65, 70, 100, 129, 200])
+        value = (unit * (length // len(unit) + 2))[rng.randrange(len(unit)) :][:length]
+        if rng.random() < 0.3:  # no longer periodic, same pieces
+            value += rng.choice(["x", "bx", "ab"]) + value[: rng.randint(0, 70)]
+        values.append(value)
+    parts: list[str] = []
+    while sum(map(len, parts)) < rng.choice([3000, 40_000]):
+        if rng.random() < 0.6:
+            unit, length = rng.choice(units), rng.randint(1, 500)
+            start = rng.randrange(len(unit))
+            parts.append((unit * (length // len(unit) + 2))[start : start + length])
+        elif rng.random() < 0.5:
+            parts.append(rng.choice(values))
+        else:
+            parts.append("".join(rng.choice("abx") for _ in range(rng.randint(1, 4))))
+    data = "".join(parts).encode()
+    chunks = split(data, [rng.randint(0, len(data)) for _ in range(rng.randint(0, 4))])
+    native, python = _both_ways(values, chunks)
+    assert native == python
+
+
 def test_the_native_automaton_refuses_what_is_no_key_set() -> None:
     native = pytest.importorskip("secure_up.launch._masknative")
     with pytest.raises(ValueError, match="non-empty bytes"):

@@ -63,6 +63,8 @@ typedef struct {
     int32_t max_reach_before, max_reach_after;  /* over all keys */
     uint64_t *key_bytes;   /* per key: 256 bits, the bytes its forms hold */
     int32_t *period;       /* per form: its smallest period if at most MAX_PERIOD, else 0 */
+    uint8_t **pattern;     /* per periodic form: its pattern over length + 2 periods, else NULL */
+    int32_t *key_period;   /* per key: the period all its forms share, else 0 */
 } Automaton;
 
 /* Trie under construction: children as sibling lists (built once, then a DFA). */
@@ -125,7 +127,14 @@ static void automaton_clear(Automaton *self) {
     PyMem_Free(self->reach_before);
     PyMem_Free(self->reach_after);
     PyMem_Free(self->key_bytes);
+    if (self->pattern != NULL)
+        for (Py_ssize_t f = 0; self->forms != NULL && f < PyTuple_GET_SIZE(self->forms); f++)
+            PyMem_Free(self->pattern[f]);
+    PyMem_Free(self->pattern);
     PyMem_Free(self->period);
+    PyMem_Free(self->key_period);
+    self->key_period = NULL;
+    self->pattern = NULL;
     self->key_bytes = NULL;
     self->period = NULL;
     Py_CLEAR(self->forms);
@@ -149,58 +158,122 @@ static int32_t smallest_period(const uint8_t *text, Py_ssize_t length) {
     return 0;
 }
 
-/* Key k's entries from a list of (form index, offset) pairs; -1 on bad input. */
+/* Each form's smallest period and, for a periodic one, its pattern laid out over the
+   form's length and two periods more, so that a walk from any phase, either way, is a
+   plain compare of bytes (see phases_at_high). -1 when out of memory. */
+static int take_periods(Automaton *self) {
+    Py_ssize_t nforms = PyTuple_GET_SIZE(self->forms);
+    self->period = PyMem_Calloc((size_t)(nforms ? nforms : 1), sizeof(int32_t));
+    self->pattern = PyMem_Calloc((size_t)(nforms ? nforms : 1), sizeof(uint8_t *));
+    if (self->period == NULL || self->pattern == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t f = 0; f < nforms; f++) {
+        PyObject *form = PyTuple_GET_ITEM(self->forms, f);
+        const uint8_t *text = (const uint8_t *)PyBytes_AS_STRING(form);
+        Py_ssize_t length = PyBytes_GET_SIZE(form);
+        int32_t p = smallest_period(text, length);
+        self->period[f] = p;
+        if (p == 0) continue;
+        uint8_t *pattern = PyMem_Malloc((size_t)(length + 2 * p));
+        if (pattern == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < length + 2 * p; i++) pattern[i] = text[i % p];
+        self->pattern[f] = pattern;
+    }
+    return 0;
+}
+
+/* Orders a key's entries as (form, offset modulo the form's period, offset). */
+static int by_group(const void *a, const void *b) {
+    const int64_t *x = a, *y = b;
+    for (int i = 0; i < 3; i++)
+        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+/* Key k's entries from a list of (form index, offset) pairs; -1 on bad input.
+   Where a form is periodic, the places of one piece in it at one phase differ only in
+   how far the form reaches before and after the piece: of those, only the first and the
+   last are kept (the one reaching furthest after and the one reaching furthest before
+   the piece: each of the others grows a subset of what those two grow). */
 static int take_entries(Automaton *self, PyObject *entries, Py_ssize_t nkeys) {
-    Py_ssize_t nforms = PyTuple_GET_SIZE(self->forms), total = 0;
+    Py_ssize_t nforms = PyTuple_GET_SIZE(self->forms), total = 0, most = 0;
     for (Py_ssize_t k = 0; k < nkeys; k++) {
         PyObject *list = PyList_GET_ITEM(entries, k);
         if (!PyList_Check(list)) goto bad;
         total += PyList_GET_SIZE(list);
+        if (PyList_GET_SIZE(list) > most) most = PyList_GET_SIZE(list);
     }
     if (total > INT32_MAX / 2) goto bad;
+    if (take_periods(self) < 0) return -1;
     self->entry_begin = PyMem_Malloc((size_t)(nkeys + 1) * sizeof(int32_t));
     self->entry_form = PyMem_Malloc((size_t)(total ? total : 1) * sizeof(int32_t));
     self->entry_offset = PyMem_Malloc((size_t)(total ? total : 1) * sizeof(int32_t));
     self->reach_before = PyMem_Malloc((size_t)(nkeys ? nkeys : 1) * sizeof(int32_t));
     self->reach_after = PyMem_Malloc((size_t)(nkeys ? nkeys : 1) * sizeof(int32_t));
+    int64_t *group = PyMem_Malloc((size_t)(most ? most : 1) * 3 * sizeof(int64_t));
     if (!self->entry_begin || !self->entry_form || !self->entry_offset || !self->reach_before ||
-        !self->reach_after) {
+        !self->reach_after || !group) {
+        PyMem_Free(group);
         PyErr_NoMemory();
         return -1;
     }
     int32_t n = 0;
     for (Py_ssize_t k = 0; k < nkeys; k++) {
         PyObject *list = PyList_GET_ITEM(entries, k);
+        Py_ssize_t count = PyList_GET_SIZE(list);
         self->entry_begin[k] = n;
         self->reach_before[k] = self->reach_after[k] = 0;
-        for (Py_ssize_t e = 0; e < PyList_GET_SIZE(list); e++) {
+        for (Py_ssize_t e = 0; e < count; e++) {
             Py_ssize_t form, offset;
-            if (!PyArg_ParseTuple(PyList_GET_ITEM(list, e), "nn", &form, &offset)) return -1;
-            if (form < 0 || form >= nforms) goto bad;
+            if (!PyArg_ParseTuple(PyList_GET_ITEM(list, e), "nn", &form, &offset)) {
+                PyMem_Free(group);
+                return -1;
+            }
+            if (form < 0 || form >= nforms) goto bad_group;
             Py_ssize_t length = PyBytes_GET_SIZE(PyTuple_GET_ITEM(self->forms, form));
             if (offset < 0 || offset + self->key_length[k] > length || length > INT32_MAX / 2)
-                goto bad;
-            self->entry_form[n] = (int32_t)form;
-            self->entry_offset[n] = (int32_t)offset;
-            n++;
+                goto bad_group;
+            int32_t p = self->period[form];
+            /* A non-periodic form's places each make a group of their own. */
+            group[3 * e] = form;
+            group[3 * e + 1] = p > 0 ? offset % p : offset;
+            group[3 * e + 2] = offset;
             int32_t after = (int32_t)(length - offset - self->key_length[k]);
             if (offset > self->reach_before[k]) self->reach_before[k] = (int32_t)offset;
             if (after > self->reach_after[k]) self->reach_after[k] = after;
         }
+        if (count > 1) qsort(group, (size_t)count, 3 * sizeof(int64_t), by_group);
+        for (Py_ssize_t e = 0; e < count; e++) {
+            int first = e == 0 || group[3 * e] != group[3 * e - 3] ||
+                        group[3 * e + 1] != group[3 * e - 2];
+            int last = e == count - 1 || group[3 * e] != group[3 * e + 3] ||
+                       group[3 * e + 1] != group[3 * e + 4];
+            if (!first && !last) continue;
+            self->entry_form[n] = (int32_t)group[3 * e];
+            self->entry_offset[n] = (int32_t)group[3 * e + 2];
+            n++;
+        }
     }
+    PyMem_Free(group);
     self->entry_begin[nkeys] = n;
     self->key_bytes = PyMem_Calloc((size_t)(nkeys ? nkeys : 1) * 4, sizeof(uint64_t));
-    self->period = PyMem_Calloc((size_t)(nforms ? nforms : 1), sizeof(int32_t));
-    if (self->key_bytes == NULL || self->period == NULL) {
+    self->key_period = PyMem_Calloc((size_t)(nkeys ? nkeys : 1), sizeof(int32_t));
+    if (self->key_bytes == NULL || self->key_period == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    for (Py_ssize_t f = 0; f < nforms; f++) {
-        PyObject *form = PyTuple_GET_ITEM(self->forms, f);
-        self->period[f] = smallest_period((const uint8_t *)PyBytes_AS_STRING(form),
-                                          PyBytes_GET_SIZE(form));
-    }
     for (Py_ssize_t k = 0; k < nkeys; k++) {
+        int32_t shared = -1;
+        for (int32_t e = self->entry_begin[k]; e < self->entry_begin[k + 1]; e++) {
+            int32_t p = self->period[self->entry_form[e]];
+            shared = shared < 0 || shared == p ? p : 0;
+        }
+        self->key_period[k] = shared > 0 && shared < self->key_length[k] ? shared : 0;
         uint64_t *bits = self->key_bytes + 4 * k;
         for (int32_t e = self->entry_begin[k]; e < self->entry_begin[k + 1]; e++) {
             PyObject *form = PyTuple_GET_ITEM(self->forms, self->entry_form[e]);
@@ -217,6 +290,8 @@ static int take_entries(Automaton *self, PyObject *entries, Py_ssize_t nkeys) {
             self->max_reach_after = self->reach_after[k];
     }
     return 0;
+bad_group:
+    PyMem_Free(group);
 bad:
     PyErr_SetString(PyExc_ValueError, "entries must be lists of (form, offset) in the forms");
     return -1;
@@ -507,13 +582,20 @@ static int64_t matching_after(const uint8_t *data, int64_t size, const uint8_t *
     return common_prefix(data, text, size < length ? size : length);
 }
 
-/* How many bytes before data[at] equal those before text[offset], backwards. */
-static int64_t matching_before(const uint8_t *data, int64_t at, const uint8_t *text,
-                               int64_t offset) {
-    int64_t limit = at < offset ? at : offset, n = 0;
+/* How many bytes before data[at] equal those before text[offset], backwards (at most
+   `limit`, which is at most at and offset). */
+static int64_t common_suffix(const uint8_t *data, int64_t at, const uint8_t *text,
+                             int64_t offset, int64_t limit) {
+    int64_t n = 0;
     while (n + 64 <= limit && memcmp(data + at - n - 64, text + offset - n - 64, 64) == 0) n += 64;
     while (n < limit && data[at - n - 1] == text[offset - n - 1]) n++;
     return n;
+}
+
+/* How many bytes before data[at] equal those before text[offset], backwards. */
+static int64_t matching_before(const uint8_t *data, int64_t at, const uint8_t *text,
+                               int64_t offset) {
+    return common_suffix(data, at, text, offset, at < offset ? at : offset);
 }
 
 /* Where a long form stays open at the buffer's end: once per alignment (the grown map
@@ -549,47 +631,42 @@ typedef struct {
 
 #define PHASES_CACHED 4
 
-/* The pattern byte of a form of period p at phase `phase` moved by `delta` bytes. */
-#define PATTERN(text, p, phase, delta) (text)[(((phase) + (delta)) % (p) + (p)) % (p)]
-
-/* Each walk stops after `length` bytes: no stretch of the form is longer. */
-static void phases_at_high(Phases *ph, const uint8_t *text, int64_t length, int32_t p,
+/* Each walk stops after `length` bytes: no stretch of the form is longer. `pattern`
+   is the form's pattern from phase 0 over length + 2p bytes (Automaton.pattern): the
+   walk forward from phase `phase` compares with it from `phase` on, the walk backward
+   with it backward from the first index of that phase past `length`. */
+static void phases_at_high(Phases *ph, const uint8_t *pattern, int64_t length, int32_t p,
                            int32_t phase, const uint8_t *data, int64_t size) {
-    int64_t n = 0;
-    while (n < length && ph->high - n > ph->low &&
-           data[ph->high - 1 - n] == PATTERN(text, p, phase, -1 - n))
-        n++;
-    ph->inside_high[phase] = n;
-    n = 0;
-    while (n < length && ph->high + n < size && data[ph->high + n] == PATTERN(text, p, phase, n))
-        n++;
-    ph->beyond_high[phase] = n;
+    int64_t back = phase + (length + p - 1) / p * p;  /* pattern[back - 1 - n]: phase - 1 - n */
+    int64_t inside = ph->high - ph->low;
+    ph->inside_high[phase] = common_suffix(data, ph->high, pattern, back,
+                                           inside < length ? inside : length);
+    int64_t beyond = size - ph->high;
+    ph->beyond_high[phase] = common_prefix(data + ph->high, pattern + phase,
+                                           beyond < length ? beyond : length);
     ph->done_high |= (uint64_t)1 << phase;
 }
 
-static void phases_at_low(Phases *ph, const uint8_t *text, int64_t length, int32_t p,
+static void phases_at_low(Phases *ph, const uint8_t *pattern, int64_t length, int32_t p,
                           int32_t phase, const uint8_t *data) {
-    int64_t n = 0;
-    while (n < length && ph->low + n < ph->high && data[ph->low + n] == PATTERN(text, p, phase, n))
-        n++;
-    ph->inside_low[phase] = n;
-    n = 0;
-    while (n < length && ph->low - n > 0 &&
-           data[ph->low - 1 - n] == PATTERN(text, p, phase, -1 - n))
-        n++;
-    ph->beyond_low[phase] = n;
+    int64_t inside = ph->high - ph->low;
+    ph->inside_low[phase] = common_prefix(data + ph->low, pattern + phase,
+                                          inside < length ? inside : length);
+    int64_t back = phase + (length + p - 1) / p * p;
+    ph->beyond_low[phase] = common_suffix(data, ph->low, pattern, back,
+                                          ph->low < length ? ph->low : length);
     ph->done_low |= (uint64_t)1 << phase;
 }
 
 /* A form of small period, at one alignment: what its stretch adds beyond the
    component, by phase (see Phases). -1 when out of memory. */
-static int grow_periodic(Phases *ph, const uint8_t *text, int64_t length, int32_t p,
+static int grow_periodic(Phases *ph, const uint8_t *pattern, int64_t length, int32_t p,
                          int32_t form_index, int64_t form_start, int64_t start, int64_t end,
                          int out_below, int out_above, const uint8_t *data, int64_t size,
                          Grown *grown, Hits *spans, PyObject *extending) {
     if (out_above) {  /* the form covers high; the stretch must reach it from the piece */
         int32_t phase = (int32_t)((ph->high - form_start) % p);
-        if (!(ph->done_high >> phase & 1)) phases_at_high(ph, text, length, p, phase, data, size);
+        if (!(ph->done_high >> phase & 1)) phases_at_high(ph, pattern, length, p, phase, data, size);
         if (ph->inside_high[phase] >= ph->high - start) {
             int64_t room = form_start + length - ph->high;
             int64_t high = ph->high + (ph->beyond_high[phase] < room ? ph->beyond_high[phase] : room);
@@ -604,7 +681,7 @@ static int grow_periodic(Phases *ph, const uint8_t *text, int64_t length, int32_
     }
     if (out_below) {
         int32_t phase = (int32_t)((ph->low - form_start) % p);
-        if (!(ph->done_low >> phase & 1)) phases_at_low(ph, text, length, p, phase, data);
+        if (!(ph->done_low >> phase & 1)) phases_at_low(ph, pattern, length, p, phase, data);
         if (ph->inside_low[phase] >= end - ph->low) {
             int64_t room = ph->low - form_start;
             int64_t low = ph->low - (ph->beyond_low[phase] < room ? ph->beyond_low[phase] : room);
@@ -631,6 +708,7 @@ static int grow(const Automaton *self, const uint8_t *data, Py_ssize_t size, con
     }
     for (int i = 0; i < PHASES_CACHED; i++) cache[i].form = -1;
     int next_slot = 0, failed = 0;
+    int64_t mixed_until = 0;
     Py_ssize_t c = 0;
     for (Py_ssize_t h = 0; h < hits->count && !failed; h++) {
         int32_t key = (int32_t)hits->pairs[2 * h];
@@ -651,6 +729,35 @@ static int grow(const Automaton *self, const uint8_t *data, Py_ssize_t size, con
                 h = lo - 1;
                 continue;
             }
+        }
+        /* A piece of forms of period p that occurs p bytes before and p bytes after
+           too (its next p bytes repeat its last p, its previous p its first p) grows
+           nothing those two do not: the one after reaches further after it, the one
+           before further before, at the same phase. */
+        int32_t p = self->key_period[key];
+        if (p > 0 && start >= p && end + p <= size &&
+            memcmp(data + start - p, data + start, (size_t)p) == 0 &&
+            memcmp(data + end, data + end - p, (size_t)p) == 0) {
+            /* So does every piece ending up to p bytes before the buffer stops repeating
+               with period p (each such piece is one of the p that end in the next p
+               bytes, repeated): when those p share the period, jump past them all. */
+            if (end < mixed_until) continue;  /* a piece of another period is near */
+            Py_ssize_t g = h + 1;
+            while (g < hits->count && hits->pairs[2 * g + 1] <= end + p &&
+                   self->key_period[hits->pairs[2 * g]] == p)
+                g++;
+            if (g < hits->count && hits->pairs[2 * g + 1] <= end + p) {
+                mixed_until = hits->pairs[2 * g + 1];
+                continue;
+            }
+            int64_t limit = end + common_prefix(data + end, data + end - p, size - end) - p;
+            Py_ssize_t lo = h + 1, hi = hits->count;  /* the first hit ending past limit */
+            while (lo < hi) {
+                Py_ssize_t m = lo + (hi - lo) / 2;
+                if (hits->pairs[2 * m + 1] <= limit) lo = m + 1; else hi = m;
+            }
+            h = lo - 1;
+            continue;
         }
         int64_t reach_low = start - self->reach_before[key];
         int64_t reach_high = end + self->reach_after[key];
@@ -695,7 +802,7 @@ static int grow(const Automaton *self, const uint8_t *data, Py_ssize_t size, con
                     ph->grown_high = high_edge;
                     ph->grown_low = low_edge;
                 }
-                if (grow_periodic(ph, text, length, period, form_index, form_start, start, end,
+                if (grow_periodic(ph, self->pattern[form_index], length, period, form_index, form_start, start, end,
                                   out_below, out_above, data, size, grown, spans,
                                   extending) < 0)
                     failed = 1;
