@@ -634,12 +634,14 @@ typedef struct {
 /* Each walk stops after `length` bytes: no stretch of the form is longer. `pattern`
    is the form's pattern from phase 0 over length + 2p bytes (Automaton.pattern): the
    walk forward from phase `phase` compares with it from `phase` on, the walk backward
-   with it backward from the first index of that phase past `length`. */
+   with it backward from BACK_FROM, the first index of that phase past `length` (so
+   pattern[BACK_FROM - 1 - n] is the pattern at phase - 1 - n). */
+#define BACK_FROM(phase, length, p) ((phase) + ((length) + (p) - 1) / (p) * (p))
+
 static void phases_at_high(Phases *ph, const uint8_t *pattern, int64_t length, int32_t p,
                            int32_t phase, const uint8_t *data, int64_t size) {
-    int64_t back = phase + (length + p - 1) / p * p;  /* pattern[back - 1 - n]: phase - 1 - n */
     int64_t inside = ph->high - ph->low;
-    ph->inside_high[phase] = common_suffix(data, ph->high, pattern, back,
+    ph->inside_high[phase] = common_suffix(data, ph->high, pattern, BACK_FROM(phase, length, p),
                                            inside < length ? inside : length);
     int64_t beyond = size - ph->high;
     ph->beyond_high[phase] = common_prefix(data + ph->high, pattern + phase,
@@ -652,8 +654,7 @@ static void phases_at_low(Phases *ph, const uint8_t *pattern, int64_t length, in
     int64_t inside = ph->high - ph->low;
     ph->inside_low[phase] = common_prefix(data + ph->low, pattern + phase,
                                           inside < length ? inside : length);
-    int64_t back = phase + (length + p - 1) / p * p;
-    ph->beyond_low[phase] = common_suffix(data, ph->low, pattern, back,
+    ph->beyond_low[phase] = common_suffix(data, ph->low, pattern, BACK_FROM(phase, length, p),
                                           ph->low < length ? ph->low : length);
     ph->done_low |= (uint64_t)1 << phase;
 }
@@ -666,7 +667,8 @@ static int grow_periodic(Phases *ph, const uint8_t *pattern, int64_t length, int
                          Grown *grown, Hits *spans, PyObject *extending) {
     if (out_above) {  /* the form covers high; the stretch must reach it from the piece */
         int32_t phase = (int32_t)((ph->high - form_start) % p);
-        if (!(ph->done_high >> phase & 1)) phases_at_high(ph, pattern, length, p, phase, data, size);
+        if (!(ph->done_high >> phase & 1))
+            phases_at_high(ph, pattern, length, p, phase, data, size);
         if (ph->inside_high[phase] >= ph->high - start) {
             int64_t room = form_start + length - ph->high;
             int64_t high = ph->high + (ph->beyond_high[phase] < room ? ph->beyond_high[phase] : room);
@@ -692,6 +694,16 @@ static int grow_periodic(Phases *ph, const uint8_t *pattern, int64_t length, int
         }
     }
     return 0;
+}
+
+/* The first of hits[from:] that ends at `at` or later (they are in order of their ends). */
+static Py_ssize_t first_ending_from(const Hits *hits, Py_ssize_t from, int64_t at) {
+    Py_ssize_t lo = from, hi = hits->count;
+    while (lo < hi) {
+        Py_ssize_t m = lo + (hi - lo) / 2;
+        if (hits->pairs[2 * m + 1] < at) lo = m + 1; else hi = m;
+    }
+    return lo;
 }
 
 /* Long forms grown from the pieces found, as launch/masking.py's Masker._extended
@@ -720,11 +732,7 @@ static int grow(const Automaton *self, const uint8_t *data, Py_ssize_t size, con
            up to the last ones is skipped below: jump to the first that may not be. */
         int64_t skip_to = high_edge - self->max_reach_after;
         if (end < skip_to && (start - self->max_reach_before >= low_edge || low_edge == 0)) {
-            Py_ssize_t lo = h, hi = hits->count;  /* the first hit ending at skip_to or later */
-            while (lo < hi) {
-                Py_ssize_t m = lo + (hi - lo) / 2;
-                if (hits->pairs[2 * m + 1] < skip_to) lo = m + 1; else hi = m;
-            }
+            Py_ssize_t lo = first_ending_from(hits, h, skip_to);
             if (lo > h) {
                 h = lo - 1;
                 continue;
@@ -751,12 +759,7 @@ static int grow(const Automaton *self, const uint8_t *data, Py_ssize_t size, con
                 continue;
             }
             int64_t limit = end + common_prefix(data + end, data + end - p, size - end) - p;
-            Py_ssize_t lo = h + 1, hi = hits->count;  /* the first hit ending past limit */
-            while (lo < hi) {
-                Py_ssize_t m = lo + (hi - lo) / 2;
-                if (hits->pairs[2 * m + 1] <= limit) lo = m + 1; else hi = m;
-            }
-            h = lo - 1;
+            h = first_ending_from(hits, h + 1, limit + 1) - 1;
             continue;
         }
         int64_t reach_low = start - self->reach_before[key];
@@ -802,9 +805,9 @@ static int grow(const Automaton *self, const uint8_t *data, Py_ssize_t size, con
                     ph->grown_high = high_edge;
                     ph->grown_low = low_edge;
                 }
-                if (grow_periodic(ph, self->pattern[form_index], length, period, form_index, form_start, start, end,
-                                  out_below, out_above, data, size, grown, spans,
-                                  extending) < 0)
+                if (grow_periodic(ph, self->pattern[form_index], length, period, form_index,
+                                  form_start, start, end, out_below, out_above, data, size,
+                                  grown, spans, extending) < 0)
                     failed = 1;
                 continue;
             }
