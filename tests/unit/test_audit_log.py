@@ -116,3 +116,15 @@ def test_since() -> None:
     now = datetime(2024, 5, 2, 12, tzinfo=UTC)
     assert parse_since("2h", now) == datetime(2024, 5, 2, 10, tzinfo=UTC)
     assert parse_since("2024-05-01", now) == datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def test_user_is_the_account_of_our_user_id_not_what_the_environment_claims(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import pwd
+
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(variable, "mallory")
+    entry = log.entry_for(AuditRecord("decrypt"), 0)
+    assert entry["user"] == pwd.getpwuid(os.getuid()).pw_name != "mallory"

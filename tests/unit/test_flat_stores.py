@@ -273,6 +273,44 @@ def test_dotenv_tree_round_trips(entries: list[tuple[str, str] | Comment]) -> No
     assert DOTENV.load_plain(data) == [tree]
 
 
+# Lines a dotenv reader meets, weighted towards what sends the whole-file reader to the
+# line-by-line one: comments, escapes, no "=", sops_ lines anywhere, CR, empty lines.
+_dotenv_pieces = st.sampled_from(
+    ["A", "B", "sops_", "sops_", "=", "#", "\\", "n", "\\n", "\r", " ", "é"]
+)
+_dotenv_text = st.lists(_dotenv_pieces, max_size=5).map("".join)
+_dotenv_variable = st.tuples(_dotenv_text, _dotenv_text).map("=".join)  # most lines are
+_dotenv_lines = st.lists(st.one_of(_dotenv_variable, _dotenv_variable, _dotenv_text), max_size=10)
+
+
+@settings(max_examples=1000)
+@given(_dotenv_lines, st.booleans())
+def test_dotenv_whole_file_reader_reads_every_file_as_the_line_by_line_one(
+    lines: list[str], encrypted: bool
+) -> None:
+    from secure_up.sops.stores.dotenv_store import _load_line_by_line, _load_whole
+
+    text = "\n".join(lines)
+    whole_metadata: list[tuple[str, str]] | None = [] if encrypted else None
+    line_metadata: list[tuple[str, str]] | None = [] if encrypted else None
+    whole = _load_whole(text, whole_metadata)
+    if whole is None:  # not a file it reads: it must have left nothing behind
+        assert whole_metadata in (None, [])
+        return
+    assert whole == _load_line_by_line(text, line_metadata)
+    assert whole_metadata == line_metadata
+
+
+def test_dotenv_file_as_sops_writes_it_is_read_whole() -> None:
+    from secure_up.sops.stores.dotenv_store import _load_whole
+
+    (tree,) = DOTENV.load_plain(b"A=ENC[x]\nB=ENC[y]\n")
+    text = DOTENV.dump_encrypted([tree], METADATA).decode()
+    metadata: list[tuple[str, str]] = []
+    assert _load_whole(text, metadata) == tree
+    assert unflatten_metadata(metadata) == METADATA
+
+
 def test_dotenv_ten_thousand_keys_load_and_dump_in_milliseconds() -> None:
     data = "".join(f"KEY_{i}=value number {i} with some length\n" for i in range(10_000)).encode()
     best_load = best_dump = math.inf

@@ -14,7 +14,6 @@ seen from inside the file; ship the log elsewhere (syslog) if that matters.
 from __future__ import annotations
 
 import fcntl
-import getpass
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -59,10 +58,18 @@ def entry_for(record: AuditRecord, exit_code: int, now: datetime | None = None) 
 
 
 def _user() -> str:
+    """The account that ran us, by its user id: not $USER or $LOGNAME, which anyone can set.
+
+    (getpass.getuser() reads those first, and costs its import, with termios, on every
+    run that used a key.) A user id with no account (a container's) is its number.
+    """
+    import pwd
+
+    uid = os.getuid()
     try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return str(os.getuid())
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def _hash(entry: Mapping[str, Any]) -> str:

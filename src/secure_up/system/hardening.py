@@ -34,7 +34,15 @@ _original_core_limit: tuple[int, int] | None = None
 def harden_process() -> None:
     """Make this process non-dumpable and its soft core limit 0 (idempotent, never raises)."""
     lower_core_limit()
-    _prctl(_PR_SET_DUMPABLE, 0)
+    try:
+        from secure_up.system._dumpable import set_dumpable
+    except ImportError:  # not built (no C compiler at install): through ctypes
+        _prctl(_PR_SET_DUMPABLE, 0)
+        return
+    try:
+        set_dumpable(False)
+    except OSError:
+        pass  # refused (a seccomp filter): the core limit above still applies
 
 
 def lower_core_limit() -> None:
@@ -74,13 +82,22 @@ def restore_core_limit() -> None:
 
 def is_dumpable() -> bool | None:
     """Whether this process may dump core (None where prctl is unavailable)."""
-    result = _prctl(_PR_GET_DUMPABLE, 0)
+    try:
+        from secure_up.system._dumpable import get_dumpable
+    except ImportError:  # not built: through ctypes
+        result = _prctl(_PR_GET_DUMPABLE, 0)
+    else:
+        try:
+            result = get_dumpable()
+        except OSError:
+            result = None
     return None if result is None else result != 0
 
 
 def _prctl(option: int, argument: int) -> int | None:
-    # No maintained library wraps prctl(2) (python-prctl needs a C build against
-    # libcap and is unmaintained) and the os module has no binding: one libc call.
+    # Where _dumpable.c was not built. No maintained library wraps prctl(2)
+    # (python-prctl needs a C build against libcap and is unmaintained) and the os
+    # module has no binding: one libc call, through ctypes (2.5 ms to import).
     try:
         import ctypes
 
