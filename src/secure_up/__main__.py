@@ -93,8 +93,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
         prestart.start(likely_files(args, os.environ))  # gpg opens them while Python loads on
         from secure_up.system.hardening import harden_process
+        from secure_up.system.process_exit import own
 
         harden_process()  # keep secrets out of core dumps and debuggers
+        own()  # the process ends with os._exit: large trees are left to it
     try:
         code = _run_reporting_errors(args)
     except KeyboardInterrupt:  # a second Ctrl-C while an error was being reported

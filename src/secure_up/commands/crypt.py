@@ -22,7 +22,7 @@ from secure_up.sopsfile import (
     read_input,
     store_for,
 )
-from secure_up.sopsfile.extract import extract_value, parse_path
+from secure_up.system.process_exit import leave_to_exit
 
 
 def keys_for(environ: Mapping[str, str]) -> AbstractContextManager[KeyServices]:
@@ -45,7 +45,11 @@ def decrypt(
     environ: Mapping[str, str] | None = None,
 ) -> None:
     environ = os.environ if environ is None else environ
-    components = parse_path(extract) if extract else None
+    components = None
+    if extract:
+        from secure_up.sopsfile.extract import parse_path  # only with --extract: 0.5 ms
+
+        components = parse_path(extract)
     out_type = file_type_for(path, output_type or input_type)
     encrypted = EncryptedFile.read(path, input_type)
     with keys_for(environ) as keys:
@@ -53,10 +57,13 @@ def decrypt(
     out_store = store_for(out_type)
     with _dumping():
         if components is not None:
+            from secure_up.sopsfile.extract import extract_value
+
             output = out_store.dump_value(extract_value(decrypted.documents[0], components))
         else:
             output = out_store.dump_plain(decrypted.documents)
     _write_stdout(output)
+    leave_to_exit(encrypted, decrypted)  # the exit frees them at once, 1.5 ms sooner
 
 
 @contextmanager
