@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -305,3 +306,117 @@ def test_a_rule_decided_once_per_map_decides_each_key_as_it_would_alone(
         assert rule.kind.endswith("comment_regex")
     else:
         assert decide(key) == rule.should_encrypt([*path, key], comments, False)
+
+
+# -- A flat map opened at once (ValueCipher.open_many) against the walk, key by key ------
+
+_FLAT_KEYS = st.sampled_from(["A", "B", "pass", "port", "x_unencrypted", "nested", "empty"])
+_FLAT_VALUES = st.one_of(
+    st.text(max_size=6), st.integers(), st.booleans(), st.floats(allow_nan=False)
+)
+_TAMPERING = st.sampled_from(
+    [
+        *("none", "none", "swap", "moved", "garbage", "base64", "comment", "int", "unknown"),
+        *("tag", "iv", "clear", "empty", "left in clear"),
+    ]
+)
+
+
+def _flat_tree(data: st.DataObject) -> Branch:
+    entries = data.draw(st.dictionaries(_FLAT_KEYS, _FLAT_VALUES, min_size=1, max_size=6))
+    tree = from_plain(entries)
+    assert isinstance(tree, Branch)
+    if data.draw(st.booleans()):
+        tree.insert(data.draw(st.integers(0, len(tree))), Comment(" a comment"))
+    if "nested" in entries and data.draw(st.booleans()):
+        tree.set("nested", from_plain({"inner": "value"}))
+    return tree
+
+
+def _tamper(tree: Branch, how: str, where: int, cipher: ValueCipher) -> None:
+    if how == "none":
+        return
+    if how == "left in clear":  # a key the rule leaves in clear holding an ENC[...] text
+        if tree.index_of("x_unencrypted") >= 0:
+            tree.set("x_unencrypted", cipher.encrypt("x", "x_unencrypted:"))
+        return
+    items = [index for index, entry in enumerate(tree) if not isinstance(entry, Comment)]
+    index = items[where % len(items)]
+    key, value = tree[index]  # type: ignore[misc]
+    if not isinstance(value, str) or not looks_encrypted(value):
+        return
+    other = tree[items[(where + 1) % len(items)]]
+    replacements = {
+        "swap": other[1] if isinstance(other, tuple) and isinstance(other[1], str) else value,
+        "garbage": "ENC[AES256_GCM,data:abc",
+        "base64": value.replace("data:", "data:!", 1),
+        "comment": value.rsplit("type:", 1)[0] + "type:comment]",
+        "int": value.rsplit("type:", 1)[0] + "type:int]",
+        "unknown": value.rsplit("type:", 1)[0] + "type:nope]",
+        "tag": value.replace("tag:", "tag:AAAA", 1),
+        "iv": re.sub(r"iv:[^,]*", "iv:AAAAAA==", value),
+        "clear": "in clear text",
+        "empty": "",
+        "moved": cipher.encrypt("x", "elsewhere:"),
+    }
+    tree[index] = (key, replacements[how])
+
+
+def _decrypt(tree: Branch, key: bytes, metadata: Metadata) -> tuple[object, ...]:
+    """What a decryption gives: the tree, the IVs kept and the MAC computed; or the error."""
+    from secure_up.sops import engine
+
+    cipher = ValueCipher(key)
+    computed: list[str] = []
+    verify = engine._verify_mac
+    engine._verify_mac = lambda metadata, cipher, digest: computed.append(digest)
+    try:
+        plain = decrypt_documents([tree], metadata, cipher)
+    except (FormatError, IntegrityError) as error:
+        return type(error), str(error)
+    finally:
+        engine._verify_mac = verify
+    return to_plain(plain[0]), sorted(map(repr, (cipher._ivs or {}).items())), computed
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.data(), _TAMPERING, st.integers(0, 10))
+def test_a_flat_map_opened_at_once_comes_out_as_opened_key_by_key(
+    data: st.DataObject, how: str, where: int
+) -> None:
+    from secure_up.sops import engine
+
+    key = os.urandom(32)
+    metadata = _metadata()
+    (encrypted,) = encrypt_documents([_flat_tree(data)], metadata, ValueCipher(key))
+    _tamper(encrypted, how, where, ValueCipher(key))
+    at_once = _decrypt(encrypted, key, metadata)
+    opener = engine._flat_map_opener
+    engine._flat_map_opener = lambda cipher, hashed: lambda branch, prefix, encrypts: None
+    try:
+        key_by_key = _decrypt(encrypted, key, metadata)
+    finally:
+        engine._flat_map_opener = opener
+    assert at_once == key_by_key
+
+
+def test_a_flat_map_is_opened_at_once_and_hashed_as_key_by_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = os.urandom(32)
+    metadata = _metadata()
+    tree = from_plain({f"KEY_{number}": f"value {number}" for number in range(5000)})
+    assert isinstance(tree, Branch)
+    tree.set("port", 5432)
+    encrypted = encrypt_documents([tree], metadata, ValueCipher(key))  # sets the MAC
+    calls: list[int] = []
+    open_many = ValueCipher.open_many
+
+    def counted(self: ValueCipher, texts: list[object], aads: list[str]) -> object:
+        calls.append(len(texts))
+        return open_many(self, texts, aads)
+
+    monkeypatch.setattr(ValueCipher, "open_many", counted)
+    plain = decrypt_documents(encrypted, metadata, ValueCipher(key))  # the MAC verifies
+    assert calls == [4096, 905]  # bounded lists on the way
+    assert to_plain(plain[0]) == to_plain(tree)
