@@ -367,16 +367,20 @@ def _decrypt(tree: Branch, key: bytes, metadata: Metadata) -> tuple[object, ...]
     from secure_up.sops import engine
 
     cipher = ValueCipher(key)
-    computed: list[str] = []
+    digests: list[str] = []
+
+    def record(metadata: Metadata, cipher: ValueCipher, computed: str) -> None:
+        digests.append(computed)
+
     verify = engine._verify_mac
-    engine._verify_mac = lambda metadata, cipher, digest: computed.append(digest)
+    engine._verify_mac = record
     try:
         plain = decrypt_documents([tree], metadata, cipher)
     except (FormatError, IntegrityError) as error:
         return type(error), str(error)
     finally:
         engine._verify_mac = verify
-    return to_plain(plain[0]), sorted(map(repr, (cipher._ivs or {}).items())), computed
+    return to_plain(plain[0]), sorted(map(repr, (cipher._ivs or {}).items())), digests
 
 
 @settings(max_examples=500, deadline=None)
