@@ -1,5 +1,5 @@
 """The compiled parts: the masker's inner loop (src/secure_up/launch/_masknative.c) and
-prctl(PR_SET_DUMPABLE) for the start-up hardening (src/secure_up/system/_dumpable.c).
+the prctl(2) calls of the start-up hardening and of children (src/secure_up/system/_prctl.c).
 
 Both optional: where they cannot be built (no C compiler, no Python headers), the install
 goes on; secure-up then masks with its pure-Python path (launch/masking.py), slower on
@@ -18,8 +18,8 @@ setup(
             extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
         ),
         Extension(
-            "secure_up.system._dumpable",
-            sources=["src/secure_up/system/_dumpable.c"],
+            "secure_up.system._prctl",
+            sources=["src/secure_up/system/_prctl.c"],
             optional=True,
             extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
         ),

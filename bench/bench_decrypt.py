@@ -127,6 +127,10 @@ def main() -> None:
     print(f"decrypt {keys} dotenv keys, median of {runs} runs:")
     print(f"  sops       {theirs.wall * 1000:7.1f} ms  peak {theirs.peak / 1024:6.1f} MiB")
     print(f"  secure-up  {mine.wall * 1000:7.1f} ms  peak {mine.peak / 1024:6.1f} MiB")
+    if keys != 10_000:  # the targets are set for 10,000 keys; fewer weigh the start-up more
+        print(f"  time ratio   {time_ratio:.2f}  (targets are judged at 10,000 keys)")
+        print(f"  memory ratio {memory_ratio:.2f}")
+        return
     print(f"  time ratio   {time_ratio:.2f}  {verdict(time_ratio, 0.7)}")
     print(f"  memory ratio {memory_ratio:.2f}  {verdict(memory_ratio, 1.0)}")
 

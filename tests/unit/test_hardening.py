@@ -58,7 +58,7 @@ def test_hardening_makes_the_process_non_dumpable_and_children_get_the_limit_bac
 NATIVE_OR_NOT = """
 import json, sys
 if sys.argv[1] == "ctypes":
-    sys.modules["secure_up.system._dumpable"] = None  # as where the extension was not built
+    sys.modules["secure_up.system._prctl"] = None  # as where the extension was not built
 from secure_up.system.hardening import harden_process, is_dumpable
 harden_process()
 print(json.dumps({"dumpable": is_dumpable(), "ctypes": "ctypes" in sys.modules}))
@@ -67,7 +67,7 @@ print(json.dumps({"dumpable": is_dumpable(), "ctypes": "ctypes" in sys.modules})
 
 @pytest.mark.parametrize("way", ["native", "ctypes"])
 def test_hardening_works_with_the_native_call_and_without_it(way: str) -> None:
-    # The native call (system/_dumpable.c) spares every start ctypes' import; where the
+    # The native call (system/_prctl.c) spares every start ctypes' import; where the
     # extension was not built, ctypes does the same. On this project's machines it is built:
     # a silent fallback would hide a slower start.
     output = subprocess.run(

@@ -41,6 +41,8 @@ from secure_up.system import process
 from secure_up.launch.masking import Masker
 from secure_up.launch.secret_values import SecretValues
 config = json.loads(os.environ.pop("DRIVER_CONFIG"))
+if config.get("ctypes_prctl"):
+    sys.modules["secure_up.system._prctl"] = None  # as where the extension was not built
 secrets = SecretValues(config["secrets"])
 env = process.child_environment(config["base"], secrets, pristine=config["pristine"])
 if config["call"] == "launch":
@@ -447,7 +449,8 @@ def test_a_signal_to_our_whole_process_group_reaches_the_child_once() -> None:
     assert driver.returncode == 7
 
 
-def test_the_child_is_stopped_when_we_are_killed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ctypes_prctl", [False, True], ids=["native prctl", "ctypes prctl"])
+def test_the_child_is_stopped_when_we_are_killed(tmp_path: Path, ctypes_prctl: bool) -> None:
     stopped = tmp_path / "stopped"
     source = f"""
 import signal, sys, time
@@ -455,7 +458,7 @@ signal.signal(signal.SIGTERM, lambda *_: (open({str(stopped)!r}, "w").close(), s
 print("ready", flush=True)
 time.sleep(30)
 """
-    driver = start_driver(python_child(source))
+    driver = start_driver(python_child(source), ctypes_prctl=ctypes_prctl)
     try:
         assert driver.stdout is not None
         read_until(driver.stdout.fileno(), b"ready")

@@ -35,7 +35,7 @@ def harden_process() -> None:
     """Make this process non-dumpable and its soft core limit 0 (idempotent, never raises)."""
     lower_core_limit()
     try:
-        from secure_up.system._dumpable import set_dumpable
+        from secure_up.system._prctl import set_dumpable
     except ImportError:  # not built (no C compiler at install): through ctypes
         _prctl(_PR_SET_DUMPABLE, 0)
         return
@@ -83,7 +83,7 @@ def restore_core_limit() -> None:
 def is_dumpable() -> bool | None:
     """Whether this process may dump core (None where prctl is unavailable)."""
     try:
-        from secure_up.system._dumpable import get_dumpable
+        from secure_up.system._prctl import get_dumpable
     except ImportError:  # not built: through ctypes
         result = _prctl(_PR_GET_DUMPABLE, 0)
     else:
@@ -95,7 +95,7 @@ def is_dumpable() -> bool | None:
 
 
 def _prctl(option: int, argument: int) -> int | None:
-    # Where _dumpable.c was not built. No maintained library wraps prctl(2)
+    # Where _prctl.c was not built. No maintained library wraps prctl(2)
     # (python-prctl needs a C build against libcap and is unmaintained) and the os
     # module has no binding: one libc call, through ctypes (2.5 ms to import).
     try:
