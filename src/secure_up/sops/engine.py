@@ -56,7 +56,7 @@ class _Walker:
         #: For an ``ENC[...]`` string under a map that the rule encrypts, in place of
         #: ``visit``: (value, its AAD) -> plaintext. The hot path of a decryption.
         self._open_string = open_string
-        #: For a map of nothing but such strings, all opened at once (see _open_flat).
+        #: For a map of nothing but such strings, all opened at once (_flat_map_opener).
         self._open_map = open_map
 
     def branch(self, branch: Branch, path: list[str], stack: CommentStack) -> Branch:

@@ -21,7 +21,12 @@ the limit of 0: they hold the plaintext and the key.
 
 from __future__ import annotations
 
+import os
 import resource
+
+TYPE_CHECKING = False  # typing and collections cost start-up time; mypy knows this name
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 #: prctl(2) options (linux/prctl.h).
 _PR_GET_DUMPABLE = 3
@@ -34,15 +39,12 @@ _original_core_limit: tuple[int, int] | None = None
 def harden_process() -> None:
     """Make this process non-dumpable and its soft core limit 0 (idempotent, never raises)."""
     lower_core_limit()
-    try:
-        from secure_up.system._prctl import set_dumpable
-    except ImportError:  # not built (no C compiler at install): through ctypes
-        _prctl(_PR_SET_DUMPABLE, 0)
-        return
-    try:
-        set_dumpable(False)
-    except OSError:
-        pass  # refused (a seccomp filter): the core limit above still applies
+    prctl = prctl_call()
+    if prctl is not None:  # else not Linux: the core limit above still applies
+        try:
+            prctl(_PR_SET_DUMPABLE, 0)
+        except OSError:
+            pass  # refused (a seccomp filter): the core limit above still applies
 
 
 def lower_core_limit() -> None:
@@ -82,27 +84,41 @@ def restore_core_limit() -> None:
 
 def is_dumpable() -> bool | None:
     """Whether this process may dump core (None where prctl is unavailable)."""
+    prctl = prctl_call()
     try:
-        from secure_up.system._prctl import get_dumpable
-    except ImportError:  # not built: through ctypes
-        result = _prctl(_PR_GET_DUMPABLE, 0)
+        return None if prctl is None else prctl(_PR_GET_DUMPABLE, 0) != 0
+    except OSError:
+        return None
+
+
+def prctl_call() -> Callable[[int, int], int] | None:
+    """``prctl(option, argument)`` (its last three arguments 0), OSError if refused; None
+    where there is no prctl (not Linux).
+
+    system/_prctl.c, built by the install: ctypes, the standard library's one way to
+    call it, costs 2.5 ms to import, at every start. Where the extension was not built
+    (no C compiler), through ctypes. No maintained library wraps prctl(2) (python-prctl
+    needs a C build against libcap and is unmaintained) and the os module has no binding.
+    Resolved before a fork: the call itself imports nothing.
+    """
+    try:
+        from secure_up.system._prctl import prctl
+    except ImportError:
+        pass
     else:
-        try:
-            result = get_dumpable()
-        except OSError:
-            result = None
-    return None if result is None else result != 0
-
-
-def _prctl(option: int, argument: int) -> int | None:
-    # Where _prctl.c was not built. No maintained library wraps prctl(2)
-    # (python-prctl needs a C build against libcap and is unmaintained) and the os
-    # module has no binding: one libc call, through ctypes (2.5 ms to import).
+        return prctl
     try:
         import ctypes
 
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        libc_prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        return None  # not Linux (or no libc): the core limit above still applies
-    result: int = prctl(option, argument, 0, 0, 0)
-    return None if result < 0 else result
+        return None
+
+    def call(option: int, argument: int) -> int:
+        result: int = libc_prctl(option, argument, 0, 0, 0)
+        if result < 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+        return result
+
+    return call

@@ -48,7 +48,7 @@ from typing import IO, NoReturn
 from secure_up.errors import ExitCode, SecureUpError
 from secure_up.launch.masking import MIN_LENGTH, Masker, value_lines
 from secure_up.launch.secret_values import SecretValues
-from secure_up.system.hardening import harden_process, restore_core_limit
+from secure_up.system.hardening import harden_process, prctl_call, restore_core_limit
 
 #: What a pristine environment keeps of ours: enough to find programs, reach the
 #: Docker engine (socket paths, contexts, TLS, ssh:// hosts through the agent)
@@ -654,7 +654,7 @@ def _before_exec(on_terminal: bool, ctty: int | None) -> Callable[[], None]:
     stdout), in a session of its own (``start_new_session``). The death signal
     is Linux only; elsewhere the relay still covers every way we end but SIGKILL.
     """
-    set_death_signal = None if on_terminal else _death_signal_setter()
+    prctl = None if on_terminal else prctl_call()
     parent = os.getpid()
 
     def prepare() -> None:
@@ -663,9 +663,9 @@ def _before_exec(on_terminal: bool, ctty: int | None) -> Callable[[], None]:
             return
         if ctty is not None:
             fcntl.ioctl(ctty, termios.TIOCSCTTY, 0)
-        if set_death_signal is not None:
+        if prctl is not None:
             try:
-                set_death_signal(signal.SIGTERM)
+                prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
             except OSError:  # refused (a seccomp filter): the relay still covers the rest
                 return
             if os.getppid() != parent:  # we died before the call above took effect
@@ -675,27 +675,6 @@ def _before_exec(on_terminal: bool, ctty: int | None) -> Callable[[], None]:
 
 
 _PR_SET_PDEATHSIG = 1
-
-
-def _death_signal_setter() -> Callable[[int], None] | None:
-    """``prctl(PR_SET_PDEATHSIG, signum)``: system/_prctl.c, else through ctypes (Linux only)."""
-    try:
-        from secure_up.system._prctl import set_parent_death_signal
-    except ImportError:  # not built (no C compiler at install)
-        pass
-    else:
-        return set_parent_death_signal
-    try:
-        import ctypes  # 2.5 ms to import: only where the extension is missing
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None  # not Linux: no death signal
-
-    def set_death_signal(signum: int) -> None:
-        prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
-
-    return set_death_signal
 
 
 def _ignore(_number: int, _frame: FrameType | None) -> None:
